@@ -1,0 +1,164 @@
+"""The alert lifecycle, as a pure state machine.
+
+An alert is identified by (integration, ruleId, canonical scope). Its status is
+a fact about the code, never a human decision:
+
+    (none) --failing--> OPEN --failing--> OPEN (recurring)
+    OPEN --acknowledge--> OPEN, acknowledged (only silences notifications)
+    OPEN --passing, or absent from a report that covers its scope--> RESOLVED
+    RESOLVED is final; the next failure opens a *new* alert.
+
+:func:`evaluate` turns the open alerts and the integration's new HEAD report
+into transitions; the service applies them in one transaction. Keeping this
+pure means every rule of the lifecycle is tested without a database.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from clef_pro.domain.report import PolicyResult, Report
+from clef_pro.domain.scope import Scope
+from clef_pro.domain.severity import Severity
+
+
+class AlertStatus(enum.StrEnum):
+    OPEN = "open"
+    RESOLVED = "resolved"
+
+
+class AlertEvent(enum.StrEnum):
+    """What a report did to an alert; recorded per (report, alert)."""
+
+    OPENED = "opened"
+    RECURRING = "recurring"
+    RESOLVED = "resolved"
+
+
+class InvalidTransition(Exception):
+    """A transition the lifecycle does not allow, such as reopening a resolved alert."""
+
+
+@dataclass(frozen=True, slots=True)
+class AlertKey:
+    rule_id: str
+    scope: str
+
+
+@dataclass(frozen=True, slots=True)
+class AlertState:
+    """The part of an alert the lifecycle reasons about."""
+
+    status: AlertStatus = AlertStatus.OPEN
+    acknowledged: bool = False
+
+    def on_failing(self) -> AlertState:
+        if self.status is not AlertStatus.OPEN:
+            raise InvalidTransition("a resolved alert never reopens; a new alert is opened")
+        return self
+
+    def on_passing(self) -> AlertState:
+        if self.status is not AlertStatus.OPEN:
+            raise InvalidTransition("the alert is already resolved")
+        return AlertState(AlertStatus.RESOLVED, self.acknowledged)
+
+    def on_acknowledge(self) -> AlertState:
+        if self.status is not AlertStatus.OPEN:
+            raise InvalidTransition("only an open alert can be acknowledged")
+        return AlertState(self.status, acknowledged=True)
+
+
+@dataclass(frozen=True, slots=True)
+class OpenAlert:
+    alert_id: str
+    key: AlertKey
+    acknowledged: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """Every policy result of one report for one alert key, folded into one."""
+
+    key: AlertKey
+    scope: Scope
+    failing: bool
+    rule_name: str
+    severity: Severity
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    event: AlertEvent
+    key: AlertKey
+    #: ``None`` when the transition opens a new alert.
+    alert_id: str | None
+    #: ``None`` when an alert resolves because its result disappeared.
+    observation: Observation | None
+
+
+def observe(results: Iterable[PolicyResult]) -> dict[AlertKey, Observation]:
+    """Fold a report's policy results by alert key.
+
+    The CLI may send several lines for one rule and scope. Any failing line
+    makes the key fail, and the most severe failing line speaks for it.
+    """
+    folded: dict[AlertKey, Observation] = {}
+    for result in results:
+        key = AlertKey(result.rule_id, result.canonical_scope)
+        candidate = Observation(
+            key=key,
+            scope=result.scope_value,
+            failing=not result.passed,
+            rule_name=result.rule_name,
+            severity=result.severity,
+            message=result.message,
+        )
+        current = folded.get(key)
+        if current is None or _speaks_louder(candidate, current):
+            folded[key] = candidate
+    return folded
+
+
+def _speaks_louder(candidate: Observation, current: Observation) -> bool:
+    if candidate.failing != current.failing:
+        return candidate.failing
+    return candidate.severity.rank > current.severity.rank
+
+
+def evaluate(open_alerts: Iterable[OpenAlert], head: Report) -> list[Transition]:
+    """The transitions that ``head``, the integration's new HEAD report, causes.
+
+    Failing keys open an alert or recur on the open one. An open alert
+    resolves when the report carries its key passing, or no longer carries it
+    while its summary still covers the alert's scope: a report filtered to
+    other namespaces resolves nothing outside them.
+    """
+    observations = observe(head.policy_results)
+    open_by_key = {alert.key: alert for alert in open_alerts}
+    transitions: list[Transition] = []
+
+    for key, observation in observations.items():
+        alert = open_by_key.get(key)
+        if observation.failing:
+            if alert is None:
+                transitions.append(Transition(AlertEvent.OPENED, key, None, observation))
+            else:
+                AlertState(acknowledged=alert.acknowledged).on_failing()
+                transitions.append(
+                    Transition(AlertEvent.RECURRING, key, alert.alert_id, observation)
+                )
+        elif alert is not None:
+            AlertState(acknowledged=alert.acknowledged).on_passing()
+            transitions.append(Transition(AlertEvent.RESOLVED, key, alert.alert_id, observation))
+
+    namespaces = frozenset(head.summary.namespaces)
+    environments = frozenset(head.summary.environments)
+    for key, alert in open_by_key.items():
+        if key not in observations and Scope.parse(key.scope).is_covered_by(
+            namespaces, environments
+        ):
+            transitions.append(Transition(AlertEvent.RESOLVED, key, alert.alert_id, None))
+    return transitions

@@ -1,0 +1,146 @@
+"""The report: what one CI run of the Clef CLI submits for one commit.
+
+Two generations of the same report are in the wild: the form the product spec
+shows (string scopes, drift with ``severity`` and ``summary``) and the form the
+CLI sends today (object scopes, drift with ``driftCount``, ``error`` severity).
+Both are accepted; :meth:`Report.stored_body` turns either into the one form
+Clef Pro keeps, so nothing downstream has to know there were two.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Annotated, Any, Self
+
+from pydantic import BeforeValidator, Field, StrictBool, StrictInt, model_validator
+
+from clef_pro.domain.scope import Scope
+from clef_pro.domain.severity import HealthStatus, Severity, parse_severity
+from clef_pro.domain.wire import (
+    MAX_BATCH_REPORTS,
+    Count,
+    Description,
+    Message,
+    Name,
+    RuleId,
+    Text64,
+    Text200,
+    WireModel,
+)
+
+CommitSha = Annotated[
+    str,
+    Field(strict=True, pattern=r"^[0-9a-fA-F]{7,64}$"),
+    BeforeValidator(lambda v: v.lower() if isinstance(v, str) else v),
+]
+WireSeverity = Annotated[
+    Severity, BeforeValidator(lambda v: parse_severity(v) if isinstance(v, str) else v)
+]
+BranchName = Annotated[
+    str,
+    Field(strict=True, min_length=1, max_length=255, pattern=r"^[^\s~^:?*\[\\\x00-\x1f]+$"),
+]
+PipelineUrl = Annotated[str, Field(strict=True, max_length=2048, pattern=r"^https?://\S+$")]
+
+#: Epoch milliseconds up to the year 9999; anything larger is a unit mistake.
+MAX_TIMESTAMP_MS = 253_402_300_799_999
+
+
+class Cell(WireModel):
+    namespace: Name
+    environment: Name
+    health_status: HealthStatus
+    description: Description
+
+
+class Summary(WireModel):
+    files_scanned: Count
+    namespaces: Annotated[list[Name], Field(max_length=1000)]
+    environments: Annotated[list[Name], Field(max_length=200)]
+    cells: Annotated[list[Cell], Field(max_length=20_000)]
+    violations: Count
+    passed: StrictBool
+
+
+class Drift(WireModel):
+    namespace: Name
+    is_drifted: StrictBool
+    drift_count: Count | None = None
+    severity: WireSeverity | None = None
+    summary: Description | None = None
+
+    @model_validator(mode="after")
+    def _has_a_measure(self) -> Self:
+        if self.drift_count is None and (self.severity is None or self.summary is None):
+            raise ValueError("drift needs driftCount, or severity and summary")
+        return self
+
+
+class ScopeObject(WireModel):
+    namespace: Name | None = None
+    environment: Name | None = None
+
+
+class PolicyResult(WireModel):
+    rule_id: RuleId
+    rule_name: Text200
+    passed: StrictBool
+    severity: WireSeverity
+    message: Message
+    scope: ScopeObject | Annotated[str, Field(strict=True, max_length=300)] | None = None
+
+    @model_validator(mode="after")
+    def _scope_is_readable(self) -> Self:
+        self.canonical_scope  # noqa: B018 - raises ValueError on a malformed string scope
+        return self
+
+    @property
+    def scope_value(self) -> Scope:
+        if self.scope is None:
+            return Scope()
+        if isinstance(self.scope, ScopeObject):
+            return Scope(self.scope.namespace, self.scope.environment)
+        return Scope.parse(self.scope)
+
+    @property
+    def canonical_scope(self) -> str:
+        return self.scope_value.canonical
+
+
+class CIContext(WireModel):
+    provider: Text64
+    pipeline_url: PipelineUrl | None = None
+    trigger: Text64 | None = None
+
+
+class Report(WireModel):
+    commit_sha: CommitSha
+    branch: BranchName
+    commit_timestamp: Annotated[StrictInt, Field(ge=0, le=MAX_TIMESTAMP_MS)]
+    cli_version: Text64
+    summary: Summary
+    drift: Annotated[list[Drift], Field(max_length=1000)]
+    policy_results: Annotated[list[PolicyResult], Field(max_length=20_000)]
+    ci_context: CIContext | None = None
+
+    def stored_body(self, *, keep_ci_context: bool) -> dict[str, Any]:
+        """The one normalised form that is stored: canonical scopes and
+        severities, absent optional fields left out, and ``ciContext`` only if
+        the integration collects it."""
+        body = self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        for result, parsed in zip(body["policyResults"], self.policy_results, strict=True):
+            result["scope"] = parsed.canonical_scope
+        if not keep_ci_context:
+            body.pop("ciContext", None)
+        return body
+
+
+class ReportBatch(WireModel):
+    reports: Annotated[list[Report], Field(min_length=1, max_length=MAX_BATCH_REPORTS)]
+
+
+def content_digest(body: dict[str, Any]) -> str:
+    """A stable digest of a stored body: equal digests mean a replay."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
