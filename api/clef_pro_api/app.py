@@ -1,0 +1,47 @@
+"""The FastAPI application: wires settings, database, routes and error handling."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from clef_pro_api import errors
+from clef_pro_api.limits import BodySizeLimit
+from clef_pro_api.routes import admin, alerts, health, integrations, reports
+from clef_pro_api.settings import Settings
+from clef_pro_api.storage.db import create_db_engine, session_factory
+
+BATCH_PATHS = ("/api/v1/reports/batch", "/admin/")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    engine = create_db_engine(settings.resolved_database_url, pool_size=settings.database_pool_size)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="Clef Pro",
+        summary="Reporting and alerting for Clef secrets governance",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessions = session_factory(engine)
+
+    def limit_for(path: str) -> int:
+        if path.startswith(BATCH_PATHS):
+            return settings.max_batch_bytes
+        return settings.max_report_bytes
+
+    app.add_middleware(BodySizeLimit, limit_for=limit_for)
+    errors.install(app)
+    for module in (reports, integrations, alerts, admin, health):
+        app.include_router(module.router)
+    return app

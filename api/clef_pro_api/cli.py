@@ -1,0 +1,125 @@
+"""The service's commands: ``clef-pro serve`` and ``clef-pro migrate``."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import shlex
+import sys
+from pathlib import Path
+
+import click
+import uvicorn
+from sqlalchemy import Engine
+
+from clef_pro_api.app import create_app
+from clef_pro_api.demo import create_demo
+from clef_pro_api.settings import Settings
+from clef_pro_api.storage import migrate as migrations
+from clef_pro_api.storage.db import create_db_engine, session_factory
+
+log = logging.getLogger("clef_pro_api")
+
+
+def _describe(settings: Settings) -> str:
+    if settings.database_url is None:
+        return f"embedded SQLite at {settings.data_dir / 'clef-pro.db'}"
+    return "the database at CLEF_PRO_DATABASE_URL"
+
+
+@click.command()
+def migrate() -> None:
+    """Bring the database schema up to this version."""
+    settings = Settings()
+    migrations.upgrade(settings.resolved_database_url)
+    click.echo(f"Schema is current ({_describe(settings)}).")
+
+
+def _ensure_schema(settings: Settings, engine: Engine, apply: bool) -> None:
+    if apply:
+        migrations.upgrade(settings.resolved_database_url)
+        return
+    state = migrations.schema_state(engine)
+    if not state.is_current:
+        raise click.ClickException(
+            f"the database schema is at {state.current or 'nothing'}, this version needs "
+            f"{state.head}. Run `clef-pro migrate` (or the chart's migration job) first."
+        )
+
+
+def _embedded_admin_token(settings: Settings) -> Settings:
+    """Give the embedded default an admin token of its own, kept beside its database."""
+    if settings.admin_token_value is not None or not settings.is_embedded:
+        return settings
+    path = settings.data_dir / "admin-token"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(secrets.token_urlsafe(32))
+    return Settings(admin_token_file=path, data_dir=settings.data_dir)
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
+@click.option(
+    "--migrate/--no-migrate",
+    "apply_migrations",
+    default=None,
+    help="Apply migrations first (default: CLEF_PRO_AUTO_MIGRATE, on).",
+)
+@click.option("--demo", is_flag=True, help="Create a demo integration and print how to use it.")
+def serve(host: str, port: int, apply_migrations: bool | None, demo: bool) -> None:
+    """Serve the API and dashboard."""
+    settings = _embedded_admin_token(Settings())
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
+    )
+    engine = create_db_engine(settings.resolved_database_url, pool_size=1)
+    try:
+        _ensure_schema(
+            settings,
+            engine,
+            settings.auto_migrate if apply_migrations is None else apply_migrations,
+        )
+        if demo:
+            _print_demo(settings, engine, host, port)
+    finally:
+        engine.dispose()
+    log.info("serving on http://%s:%d with %s", host, port, _describe(settings))
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level)
+
+
+def _print_demo(settings: Settings, engine: Engine, host: str, port: int) -> None:
+    demo = create_demo(session_factory(engine))
+    base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"  # noqa: S104
+    token_hint = (
+        f"cat {shlex.quote(str(settings.admin_token_file))}"
+        if settings.admin_token_file
+        else "echo $CLEF_PRO_ADMIN_TOKEN"
+    )
+    click.echo(
+        f"""
+Clef Pro demo is ready.
+
+  Integration ID : {demo.integration_id}
+  API key        : {demo.api_key}   (shown once; only its hash is stored)
+  API            : {base}/api/v1   (OpenAPI docs at {base}/docs)
+
+Submit an example report, as the Clef CLI would from CI:
+
+  curl -sS -X POST {base}/api/v1/reports \\
+    -H 'Authorization: Bearer {demo.api_key}' \\
+    -H 'Content-Type: application/json' \\
+    --data @{shlex.quote(str(Path(demo.example_report)))}
+
+Then read the matrix and the alerts it opened with the admin token:
+
+  TOKEN=$({token_hint})
+  curl -sS -H "Authorization: Bearer $TOKEN" {base}/api/v1/integrations/demo/matrix
+  curl -sS -H "Authorization: Bearer $TOKEN" {base}/api/v1/integrations/demo/alerts
+""",
+        file=sys.stderr,
+    )

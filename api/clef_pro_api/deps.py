@@ -1,0 +1,94 @@
+"""Request dependencies: settings, database session and the caller's identity.
+
+Authorisation is by type: a route that takes ``CIKeyDep`` can only be called
+with a CI API key, one that takes ``ReaderDep`` only by a reader of the read
+API. A missing or unknown credential is ``401``; a known one of the wrong
+kind is ``403``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session, sessionmaker
+from starlette import status
+
+from clef_pro_api.services.auth import (
+    Administrator,
+    CIKey,
+    Principal,
+    is_admin_token,
+    resolve_api_key,
+)
+from clef_pro_api.settings import Settings
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """A session per request. Writers commit explicitly before they answer,
+    so a ``200`` always means committed; anything else is rolled back."""
+    sessions: sessionmaker[Session] = request.app.state.sessions
+    with sessions() as session:
+        yield session
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+SessionDep = Annotated[Session, Depends(get_session)]
+
+_bearer = HTTPBearer(auto_error=False, description="A Clef Pro API key or the admin token")
+
+
+def _unauthorized() -> HTTPException:
+    return HTTPException(
+        status.HTTP_401_UNAUTHORIZED,
+        "missing, malformed, unknown or revoked credentials",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+def get_principal(
+    settings: SettingsDep,
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is None or not credentials.credentials:
+        raise _unauthorized()
+    token = credentials.credentials
+    if is_admin_token(token, settings.admin_token_value):
+        return Administrator()
+    ci_key = resolve_api_key(session, token)
+    if ci_key is None:
+        raise _unauthorized()
+    return ci_key
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def require_ci_key(principal: PrincipalDep) -> CIKey:
+    if not isinstance(principal, CIKey):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "this endpoint takes a CI API key")
+    return principal
+
+
+def require_admin(principal: PrincipalDep) -> Administrator:
+    if not isinstance(principal, Administrator):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "this endpoint takes the admin token")
+    return principal
+
+
+def require_reader(principal: PrincipalDep) -> Administrator:
+    """Readers of the read API. CI keys never read alerts or other integrations."""
+    return require_admin(principal)
+
+
+CIKeyDep = Annotated[CIKey, Depends(require_ci_key)]
+AdminDep = Annotated[Administrator, Depends(require_admin)]
+ReaderDep = Annotated[Administrator, Depends(require_reader)]

@@ -1,0 +1,49 @@
+"""The config API the operator calls: ``PUT`` and ``DELETE /admin/v1/integrations/{id}``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Response
+from starlette import status
+
+from clef_pro.domain.config import INTEGRATION_ID_PATTERN, IntegrationConfig
+from clef_pro_api import schemas
+from clef_pro_api.deps import AdminDep, SessionDep
+from clef_pro_api.services import integrations
+
+router = APIRouter(prefix="/admin/v1/integrations", tags=["config (operator)"])
+
+IntegrationId = Annotated[str, Path(pattern=INTEGRATION_ID_PATTERN)]
+
+
+@router.put(
+    "/{integration_id}",
+    response_model=schemas.ConfigStored,
+    responses={201: {"model": schemas.ConfigStored}},
+)
+def put_integration(
+    integration_id: IntegrationId,
+    config: IntegrationConfig,
+    _admin: AdminDep,
+    session: SessionDep,
+    response: Response,
+) -> schemas.ConfigStored:
+    """Create or replace an integration's whole resolved config (idempotent)."""
+    created = integrations.upsert(session, integration_id, config)
+    session.commit()
+    if created:
+        response.status_code = status.HTTP_201_CREATED
+    return schemas.ConfigStored(integration_id=integration_id, created=created)
+
+
+@router.delete("/{integration_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_integration(
+    integration_id: IntegrationId,
+    _admin: AdminDep,
+    session: SessionDep,
+    purge: Annotated[bool, Query(description="Also delete reports and alerts")] = False,
+) -> None:
+    """Revoke the integration's keys at once; keep its history unless ``purge``."""
+    integrations.remove(session, integration_id, purge=purge)
+    session.commit()

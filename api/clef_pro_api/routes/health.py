@@ -1,0 +1,37 @@
+"""Probes and metrics. Readiness means: the database answers and its schema is current."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import Engine
+from starlette import status
+
+from clef_pro_api.storage.migrate import schema_state
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz")
+def healthz() -> dict[str, str]:
+    """Liveness: the process serves requests."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+def readyz(request: Request, response: Response) -> dict[str, str]:
+    engine: Engine = request.app.state.engine
+    try:
+        state = schema_state(engine)
+    except Exception as error:  # any database failure means not ready
+        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+        return {"status": "database unreachable", "error": type(error).__name__}
+    if not state.is_current:
+        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+        return {"status": "schema behind", "current": str(state.current), "head": state.head}
+    return {"status": "ready"}
+
+
+@router.get("/metrics", include_in_schema=False)
+def metrics() -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,1 @@
+"""Use cases of the service: each function is one unit of work over a session."""

@@ -1,0 +1,198 @@
+"""Read models for the dashboard and the read API, derived from stored reports.
+
+The matrix and the drift view are read from the report body itself (the HEAD
+or the report of a chosen commit); nothing here is a second copy to keep in
+step.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections import defaultdict
+from typing import Literal
+
+from sqlalchemy import func, or_, select, tuple_
+from sqlalchemy.orm import Session
+
+from clef_pro.domain.lifecycle import AlertStatus
+from clef_pro.domain.severity import HealthStatus
+from clef_pro_api import schemas
+from clef_pro_api.services.errors import Conflict, InvalidParameter, NotFound
+from clef_pro_api.storage import models
+
+AlertFilter = Literal["open", "resolved", "all"]
+
+
+def get_integration(session: Session, integration_id: str) -> models.Integration:
+    integration = session.get(models.Integration, integration_id)
+    if integration is None or integration.deleted_at is not None:
+        raise NotFound(integration_id)
+    return integration
+
+
+def _commit_ref(report: models.Report) -> schemas.CommitRef:
+    return schemas.CommitRef(
+        report_id=report.id,
+        commit_sha=report.commit_sha,
+        branch=report.branch,
+        commit_timestamp=report.commit_timestamp,
+        received_at=report.received_at,
+    )
+
+
+def list_integrations(session: Session) -> schemas.IntegrationList:
+    rows = session.execute(
+        select(models.Integration, models.Report)
+        .outerjoin(models.Report, models.Report.id == models.Integration.head_report_id)
+        .where(models.Integration.deleted_at.is_(None))
+        .order_by(models.Integration.display_name, models.Integration.id)
+    ).all()
+    counts: dict[str, schemas.AlertCounts] = defaultdict(schemas.AlertCounts)
+    for integration_id, severity, count in session.execute(
+        select(models.Alert.integration_id, models.Alert.severity, func.count())
+        .where(models.Alert.status == AlertStatus.OPEN)
+        .group_by(models.Alert.integration_id, models.Alert.severity)
+    ):
+        setattr(counts[integration_id], severity, count)
+
+    items = []
+    for integration, head in rows:
+        body = head.body if head is not None else None
+        items.append(
+            schemas.IntegrationSummary(
+                integration_id=integration.id,
+                display_name=integration.display_name,
+                repository=integration.config.get("repository"),
+                head=_commit_ref(head) if head is not None else None,
+                passed=head.passed if head is not None else None,
+                worst_status=_worst_status(body["summary"]["cells"]) if body else None,
+                drifted_namespaces=[d["namespace"] for d in body["drift"] if d["isDrifted"]]
+                if body
+                else [],
+                open_alerts=counts[integration.id],
+            )
+        )
+    return schemas.IntegrationList(items=items)
+
+
+def _worst_status(cells: list[dict[str, str]]) -> HealthStatus | None:
+    statuses = [HealthStatus(cell["healthStatus"]) for cell in cells]
+    return max(statuses, key=lambda status: status.badness, default=None)
+
+
+def matrix(session: Session, integration_id: str, commit: str | None) -> schemas.MatrixView:
+    integration = get_integration(session, integration_id)
+    if commit is None:
+        if integration.head_report_id is None:
+            raise NotFound("no report on a tracked branch yet")
+        report = session.get(models.Report, integration.head_report_id)
+    else:
+        report = _report_at_commit(session, integration_id, commit.lower())
+    if report is None:
+        raise NotFound(commit or "head")
+    body = report.body
+    summary = body["summary"]
+    return schemas.MatrixView(
+        integration_id=integration_id,
+        commit=_commit_ref(report),
+        is_head=report.id == integration.head_report_id,
+        passed=summary["passed"],
+        files_scanned=summary["filesScanned"],
+        violations=summary["violations"],
+        namespaces=summary["namespaces"],
+        environments=summary["environments"],
+        cells=summary["cells"],
+        drift=body["drift"],
+        policy_results=body["policyResults"],
+        ci_context=body.get("ciContext"),
+    )
+
+
+def _report_at_commit(session: Session, integration_id: str, commit: str) -> models.Report | None:
+    """The report of ``commit``: a full sha, or a prefix that names exactly one."""
+    matches = session.scalars(
+        select(models.Report)
+        .where(
+            models.Report.integration_id == integration_id,
+            or_(
+                models.Report.commit_sha == commit,
+                models.Report.commit_sha.startswith(commit, autoescape=True),
+            ),
+        )
+        .limit(2)
+    ).all()
+    exact = [report for report in matches if report.commit_sha == commit]
+    if exact:
+        return exact[0]
+    if len(matches) > 1:
+        raise Conflict("that commit prefix names more than one report")
+    return matches[0] if matches else None
+
+
+def report_history(
+    session: Session, integration_id: str, *, limit: int, cursor: str | None
+) -> schemas.ReportPage:
+    """Reports newest first (by commit time), keyset-paged so deep pages stay cheap."""
+    integration = get_integration(session, integration_id)
+    query = select(models.Report).where(models.Report.integration_id == integration_id)
+    if cursor is not None:
+        timestamp, report_id = _decode_cursor(cursor)
+        query = query.where(
+            tuple_(models.Report.commit_timestamp, models.Report.id) < (timestamp, report_id)
+        )
+    rows = session.scalars(
+        query.order_by(models.Report.commit_timestamp.desc(), models.Report.id.desc()).limit(
+            limit + 1
+        )
+    ).all()
+    page = rows[:limit]
+    return schemas.ReportPage(
+        items=[
+            schemas.ReportItem(
+                id=row.id,
+                commit_sha=row.commit_sha,
+                branch=row.branch,
+                commit_timestamp=row.commit_timestamp,
+                received_at=row.received_at,
+                passed=row.passed,
+                violations=row.violations,
+                cli_version=row.body["cliVersion"],
+                is_head=row.id == integration.head_report_id,
+                ci_context=row.body.get("ciContext"),
+            )
+            for row in page
+        ],
+        next_cursor=_encode_cursor(page[-1]) if len(rows) > limit else None,
+    )
+
+
+def _encode_cursor(report: models.Report) -> str:
+    raw = json.dumps([report.commit_timestamp, report.id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[int, str]:
+    try:
+        timestamp, report_id = json.loads(
+            base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        )
+    except (ValueError, TypeError, binascii.Error):
+        raise InvalidParameter("cursor", "is not one this API returned") from None
+    if not isinstance(timestamp, int) or not isinstance(report_id, str):
+        raise InvalidParameter("cursor", "is not one this API returned")
+    return timestamp, report_id
+
+
+def alert_view(alert: models.Alert) -> schemas.AlertView:
+    return schemas.AlertView.model_validate(alert, from_attributes=True)
+
+
+def list_alerts(session: Session, integration_id: str, status: AlertFilter) -> schemas.AlertList:
+    get_integration(session, integration_id)
+    query = select(models.Alert).where(models.Alert.integration_id == integration_id)
+    if status != "all":
+        query = query.where(models.Alert.status == status)
+    rows = session.scalars(query.order_by(models.Alert.opened_at.desc(), models.Alert.id)).all()
+    return schemas.AlertList(items=[alert_view(row) for row in rows])
