@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh machine: installs what is missing (Debian
+# packages, the Python environment, the Kubernetes control plane binaries),
+# runs the linters, the type checker and the layering contracts, then pytest.
+# Extra arguments go to pytest (e.g. `hack/test.sh -m "not k8s"`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '\n==> %s\n' "$*" >&2; }
+
+# --- Debian packages --------------------------------------------------------
+# postgresql: the real database the tests start with pg_ctl.
+# openssl: certificates for the test control plane.
+missing=()
+compgen -G "/usr/lib/postgresql/*/bin/pg_ctl" >/dev/null || missing+=(postgresql)
+command -v openssl >/dev/null || missing+=(openssl)
+if ((${#missing[@]})); then
+  log "installing Debian packages: ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# --- Python environment -----------------------------------------------------
+if [ ! -x .venv/bin/python ]; then
+  log "creating .venv"
+  python3 -m venv .venv
+fi
+log "installing clef-pro and its development dependencies"
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e '.[dev]'
+
+# --- Kubernetes control plane (built from Go modules, cached outside the repo)
+log "building the test control plane (cached after the first build)"
+hack/envtest.sh build
+
+# --- Static checks ----------------------------------------------------------
+log "ruff, mypy, import-linter"
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+.venv/bin/mypy
+.venv/bin/lint-imports
+
+# --- Tests --------------------------------------------------------------------
+log "pytest"
+exec .venv/bin/python -m pytest "$@"
