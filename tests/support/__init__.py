@@ -1,0 +1,1 @@
+"""Shared test infrastructure (fixtures that start real services), not tests."""
