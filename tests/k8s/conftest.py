@@ -1,0 +1,26 @@
+"""Fixtures for tests that need a real Kubernetes control plane.
+
+Why here and not via ``pytest_plugins``: pytest only honours that in the
+top-level conftest, so the envtest fixtures are imported into this package's
+namespace instead, which scopes them to ``tests/k8s``.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.envtest import build_binaries, control_plane, k8s_namespace
+
+__all__ = ["control_plane", "k8s_namespace"]
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Build the binaries before the first test, outside any per-test timeout.
+
+    A cold build takes minutes; done in the session fixture it would count
+    against the first test's timeout. Skipped when no selected test uses k8s.
+    """
+    if session.config.option.collectonly:
+        return
+    if any(item.get_closest_marker("k8s") for item in session.items):
+        build_binaries()
