@@ -1,0 +1,67 @@
+"""The read API of notifications: state per integration, per alert, per channel."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from clef_pro.domain.notify import DeliveryStatus
+from clef_pro_api import schemas
+from clef_pro_api.deps import ReaderDep, SessionDep, SettingsDep
+from clef_pro_api.notifications.registry import backend_states
+from clef_pro_api.services import notification_views
+from clef_pro_api.storage.models import utcnow
+
+router = APIRouter(prefix="/api/v1", tags=["notifications"])
+
+
+@router.get("/notifications/status", response_model=schemas.NotificationStatus)
+def get_status(
+    _reader: ReaderDep, session: SessionDep, settings: SettingsDep
+) -> schemas.NotificationStatus:
+    """What this replica delivers (``delivery: disabled`` says why not) and what waits."""
+    return notification_views.status(session, backend_states(settings), now=utcnow())
+
+
+@router.get("/notifications/{notification_id}", response_model=schemas.NotificationDetail)
+def get_notification(
+    notification_id: str, _reader: ReaderDep, session: SessionDep, settings: SettingsDep
+) -> schemas.NotificationDetail:
+    """One notification with every delivery attempt (time and error)."""
+    return notification_views.notification_detail(
+        session, notification_id, backend_states(settings)
+    )
+
+
+@router.get("/integrations/{integration_id}/notifications", response_model=schemas.NotificationPage)
+def list_notifications(
+    integration_id: str,
+    _reader: ReaderDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    *,
+    status: DeliveryStatus | None = None,
+    channel: Annotated[str | None, Query(max_length=63)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> schemas.NotificationPage:
+    """An integration's notifications, newest first: state, attempts, last
+    error, channel and the alerts each told of."""
+    return notification_views.list_notifications(
+        session,
+        integration_id,
+        backend_states(settings),
+        status=status,
+        channel=channel,
+        limit=limit,
+        cursor=cursor,
+    )
+
+
+@router.get("/alerts/{alert_id}/notifications", response_model=schemas.AlertNotifications)
+def alert_notifications(
+    alert_id: str, _reader: ReaderDep, session: SessionDep, settings: SettingsDep
+) -> schemas.AlertNotifications:
+    """Every notification that told of this alert, and where each channel stands."""
+    return notification_views.alert_notifications(session, alert_id, backend_states(settings))

@@ -1,0 +1,344 @@
+"""The notification outbox: written with the report, claimed and settled by senders.
+
+Three short transactions make the whole life of a message:
+
+1. :func:`enqueue` runs inside the report's ingest transaction. The messages a
+   report causes are committed with it or not at all, so a ``200`` to the CLI
+   means they will be delivered and a crash right after loses nothing.
+2. :func:`claim_due` takes a batch of due messages with ``SELECT ... FOR
+   UPDATE SKIP LOCKED`` and marks them ``sending`` under a lease: replicas
+   claiming at once each get different rows, and a replica that dies mid-send
+   leaves claims that the others take over when the lease ends.
+3. :func:`settle` records attempts' outcomes: sent, retrying (exponential
+   backoff with full jitter) or dead. Only the holder of a claim can settle it.
+
+Sending happens between 2 and 3, outside any transaction. A crash after the
+destination accepted a message and before step 3 sends it once more after the
+lease, with the same Message-ID: delivery is at-least-once.
+
+On SQLite (the embedded default) ``FOR UPDATE SKIP LOCKED`` is left out by
+SQLAlchemy; every transaction there starts with ``BEGIN IMMEDIATE`` (see
+``storage/db.py``), which serialises claims just as well for one process.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from pydantic import ValidationError
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from clef_pro.domain import notify
+from clef_pro.domain.config import EmailChannel, IntegrationConfig, WebhookChannel
+from clef_pro.domain.lifecycle import AlertEvent
+from clef_pro.domain.notify import AlertNotice, DeliveryStatus, Digest, GiveUp, RetryPolicy
+from clef_pro.domain.severity import Severity
+from clef_pro_api.storage import models
+
+#: Recorded for an attempt whose sender vanished (crash, kill) while it held the claim.
+LEASE_EXPIRED = (
+    "the sender stopped before it recorded an outcome (claim expired); "
+    "the message may have been delivered"
+)
+#: Longest error text kept per attempt.
+MAX_ERROR_LENGTH = 1000
+
+
+class AlertEventSource(Protocol):
+    """One alert event of the report being ingested (ingest's ``AppliedEvent``)."""
+
+    @property
+    def event(self) -> AlertEvent: ...
+
+    @property
+    def alert(self) -> models.Alert: ...
+
+
+def _notice(source: AlertEventSource) -> AlertNotice:
+    alert = source.alert
+    return AlertNotice(
+        alert_id=alert.id,
+        event=source.event,
+        rule_id=alert.rule_id,
+        rule_name=alert.rule_name,
+        scope=alert.scope,
+        severity=Severity(alert.severity),
+        message=alert.message,
+        # As of this transaction: acknowledging silences every later report.
+        acknowledged=bool(alert.acknowledged),
+        introduced_by_commit=alert.introduced_by_commit,
+    )
+
+
+def enqueue(
+    session: Session,
+    integration: models.Integration,
+    config: IntegrationConfig,
+    report: models.Report,
+    events: Sequence[AlertEventSource],
+) -> list[models.Notification]:
+    """Queue one message per channel that the report's alert events concern.
+
+    Called by ingest, in its transaction, under the integration's lock. A
+    channel that already has a message for this report (a changed
+    resubmission of the same commit) gets no second one.
+    """
+    if not events or not config.channels:
+        return []
+    notices = [_notice(source) for source in events]
+    already = set(
+        session.scalars(
+            select(models.Notification.channel_name).where(
+                models.Notification.report_id == report.id
+            )
+        )
+    )
+    now = models.utcnow()
+    queued: list[models.Notification] = []
+    for channel in config.channels:
+        if channel.name in already:
+            continue
+        selected = notify.alerts_for_channel(notices, channel)
+        if not selected:
+            continue
+        digest = Digest(
+            integration_id=integration.id,
+            integration_name=integration.display_name,
+            report_id=report.id,
+            commit_sha=report.commit_sha,
+            branch=report.branch,
+            alerts=selected,
+        )
+        row = models.Notification(
+            id=models.new_id(),
+            integration_id=integration.id,
+            report_id=report.id,
+            channel_name=channel.name,
+            channel_type=channel.type,
+            payload=digest.to_payload(),
+            status=DeliveryStatus.PENDING,
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
+        session.add(row)
+        session.add_all(
+            models.NotificationAlert(
+                notification_id=row.id,
+                alert_id=notice.alert_id,
+                event=notice.event,
+                severity=notice.severity,
+                position=position,
+            )
+            for position, notice in enumerate(selected)
+        )
+        queued.append(row)
+    return queued
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A message a sender now holds: everything it needs to deliver it."""
+
+    notification_id: str
+    token: str
+    #: The attempt this claim is (1 for the first).
+    attempt: int
+    claimed_at: datetime
+    created_at: datetime
+    channel_type: str
+    channel_name: str
+    message_id: str
+    digest: Digest
+    #: ``None`` when the channel is no longer configured (the message cannot go out).
+    channel: EmailChannel | WebhookChannel | None
+
+
+def claim_due(
+    session: Session,
+    *,
+    channel_types: Collection[str],
+    limit: int,
+    lease_seconds: float,
+    sender_address: str | None,
+    now: datetime,
+) -> list[Claim]:
+    """Claim up to ``limit`` due messages of ``channel_types`` for one sender."""
+    if not channel_types:
+        return []
+    rows = session.scalars(
+        select(models.Notification)
+        .where(
+            models.Notification.status.in_(notify.UNDELIVERED),
+            models.Notification.next_attempt_at <= now,
+            models.Notification.channel_type.in_(channel_types),
+        )
+        .order_by(models.Notification.next_attempt_at, models.Notification.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    if not rows:
+        return []
+    configs = _configs(session, {row.integration_id for row in rows})
+    token = str(uuid.uuid4())
+    lease_ends = now + timedelta(seconds=lease_seconds)
+    claims: list[Claim] = []
+    for row in rows:
+        if row.status == DeliveryStatus.SENDING:
+            session.add(_attempt(row.id, row.attempts, row.updated_at, LEASE_EXPIRED, now))
+        row.attempts += 1
+        row.status = DeliveryStatus.SENDING
+        row.claim_token = token
+        row.next_attempt_at = lease_ends
+        if row.message_id is None:
+            row.message_id = notify.message_id(row.id, sender_address)
+        config = configs.get(row.integration_id)
+        channel = config.channel(row.channel_name) if config is not None else None
+        if channel is not None and channel.type != row.channel_type:
+            channel = None
+        claims.append(
+            Claim(
+                notification_id=row.id,
+                token=token,
+                attempt=row.attempts,
+                claimed_at=now,
+                created_at=row.created_at,
+                channel_type=row.channel_type,
+                channel_name=row.channel_name,
+                message_id=row.message_id,
+                digest=Digest.from_payload(row.payload),
+                channel=channel,
+            )
+        )
+    return claims
+
+
+def _configs(session: Session, integration_ids: set[str]) -> dict[str, IntegrationConfig]:
+    """Current configs of live integrations: a deleted one's messages cannot go out."""
+    configs: dict[str, IntegrationConfig] = {}
+    for integration in session.scalars(
+        select(models.Integration).where(
+            models.Integration.id.in_(integration_ids), models.Integration.deleted_at.is_(None)
+        )
+    ):
+        try:
+            configs[integration.id] = IntegrationConfig.model_validate(integration.config)
+        except ValidationError:
+            continue
+    return configs
+
+
+def _attempt(
+    notification_id: str, number: int, attempted_at: datetime, error: str | None, now: datetime
+) -> models.NotificationAttempt:
+    return models.NotificationAttempt(
+        notification_id=notification_id,
+        number=number,
+        attempted_at=attempted_at,
+        finished_at=now,
+        error=error[:MAX_ERROR_LENGTH] if error is not None else None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How one claimed attempt went. ``error`` is ``None`` when it was delivered."""
+
+    claim: Claim
+    error: str | None = None
+    permanent: bool = False
+
+
+def settle(
+    session: Session,
+    outcomes: Sequence[Outcome],
+    *,
+    policy: RetryPolicy,
+    random: Callable[[], float],
+    now: datetime,
+) -> list[DeliveryStatus | None]:
+    """Record attempts and move their messages on, in one transaction.
+
+    Returns each message's new status, or ``None`` where the claim was lost:
+    its lease ran out and another sender took the message over. The attempt
+    is still recorded; the message is the other sender's to settle.
+    """
+    held = {
+        row.id: row
+        for row in session.scalars(
+            select(models.Notification)
+            .where(models.Notification.id.in_([o.claim.notification_id for o in outcomes]))
+            .with_for_update()
+        )
+    }
+    statuses: list[DeliveryStatus | None] = []
+    for outcome in outcomes:
+        claim = outcome.claim
+        session.add(
+            _attempt(claim.notification_id, claim.attempt, claim.claimed_at, outcome.error, now)
+        )
+        row = held.get(claim.notification_id)
+        if row is None or row.claim_token != claim.token:
+            statuses.append(None)
+            continue
+        statuses.append(_move_on(row, outcome, policy=policy, random=random, now=now))
+    return statuses
+
+
+def _move_on(
+    row: models.Notification,
+    outcome: Outcome,
+    *,
+    policy: RetryPolicy,
+    random: Callable[[], float],
+    now: datetime,
+) -> DeliveryStatus:
+    row.claim_token = None
+    error = outcome.error
+    if error is None:
+        row.status = DeliveryStatus.SENT
+        row.sent_at = now
+        row.last_error = None
+        return DeliveryStatus.SENT
+    decision = policy.after_failure(row.attempts, permanent=outcome.permanent, random=random)
+    if isinstance(decision, GiveUp):
+        row.status = DeliveryStatus.DEAD
+        row.last_error = f"{error} ({decision.reason})"[:MAX_ERROR_LENGTH]
+        return DeliveryStatus.DEAD
+    row.status = DeliveryStatus.RETRYING
+    row.next_attempt_at = now + timedelta(seconds=decision.delay_seconds)
+    row.last_error = error[:MAX_ERROR_LENGTH]
+    return DeliveryStatus.RETRYING
+
+
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    """What is waiting: counts by status (sent excluded) and the oldest undelivered age."""
+
+    counts: dict[DeliveryStatus, int]
+    oldest_undelivered_seconds: float | None
+
+
+def backlog(session: Session, *, now: datetime) -> Backlog:
+    waiting = (*notify.UNDELIVERED, DeliveryStatus.DEAD)
+    counts = dict.fromkeys(waiting, 0)
+    for status, count in session.execute(
+        select(models.Notification.status, func.count())
+        .where(models.Notification.status.in_(waiting))
+        .group_by(models.Notification.status)
+    ):
+        counts[DeliveryStatus(status)] = count
+    oldest = session.scalar(
+        select(func.min(models.Notification.created_at)).where(
+            models.Notification.status.in_(notify.UNDELIVERED)
+        )
+    )
+    if oldest is not None and oldest.tzinfo is None:
+        oldest = oldest.replace(tzinfo=now.tzinfo)
+    age = max((now - oldest).total_seconds(), 0.0) if oldest is not None else None
+    return Backlog(counts=counts, oldest_undelivered_seconds=age)
