@@ -1,0 +1,227 @@
+"""Bringing one Integration in line: its Secret, its config in the service, its status.
+
+Every path that can change an Integration's effective config (the Integration
+itself, a Policy or NotificationChannel it selects, the periodic refresh) ends
+in :func:`sync_integration`, under a per-Integration lock, so two of them can
+never interleave their writes. It is level-based: it computes what should be
+from what is, so running it again changes nothing that is already right.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from clef_pro.domain.config import IntegrationSource
+from clef_pro_operator import conditions
+from clef_pro_operator.keys import parse_duration, plan_keys
+from clef_pro_operator.kube import Kube, Owner
+from clef_pro_operator.resolve import (
+    Named,
+    ResolutionError,
+    WebhookSecrets,
+    integration_id,
+    resolve,
+    secret_name,
+    selected,
+)
+from clef_pro_operator.resources import API_VERSION, IntegrationSpec, NotificationChannelSpec
+from clef_pro_operator.service import ServiceClient, ServiceRejected, ServiceUnavailable
+from clef_pro_operator.settings import OperatorSettings
+
+log = logging.getLogger("clef_pro_operator")
+
+
+@dataclass
+class Runtime:
+    """Everything the handlers share, kept in Kopf's memo."""
+
+    settings: OperatorSettings
+    kube: Kube
+    service: ServiceClient
+    locks: defaultdict[str, asyncio.Lock] = field(default_factory=lambda: defaultdict(asyncio.Lock))
+    #: Digest of the config last accepted by the service, per Integration uid.
+    synced: dict[str, str] = field(default_factory=dict)
+    last_heartbeat: float | None = None
+
+    async def aclose(self) -> None:
+        await self.service.aclose()
+        await self.kube.aclose()
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    ready: bool
+    reason: str
+    message: str
+    #: A failure worth a Kubernetes Event (and a retry), not a steady state.
+    transient: bool = False
+
+
+def _digest(document: Mapping[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
+
+
+async def _webhook_secrets(
+    kube: Kube, namespace: str, channels: Sequence[Named]
+) -> dict[str, WebhookSecrets]:
+    found: dict[str, WebhookSecrets] = {}
+    for channel in channels:
+        spec: NotificationChannelSpec = channel.spec
+        if spec.type != "webhook" or spec.webhook is None:
+            continue
+        url = await kube.read_secret_key(
+            namespace, spec.webhook.url_secret_ref.name, spec.webhook.url_secret_ref.key
+        )
+        signing_key = await kube.read_secret_key(
+            namespace,
+            spec.webhook.signing_key_secret_ref.name,
+            spec.webhook.signing_key_secret_ref.key,
+        )
+        if url is None or signing_key is None:
+            raise ResolutionError(
+                "WebhookSecretMissing",
+                f"NotificationChannel {channel.name!r}: a referenced Secret key is missing",
+            )
+        found[channel.name] = WebhookSecrets(url=url, signing_key=signing_key)
+    return found
+
+
+async def sync_integration(
+    runtime: Runtime,
+    body: Mapping[str, Any],
+    policies: Sequence[Named],
+    channels: Sequence[Named],
+    *,
+    refresh_status: bool = False,
+) -> Outcome:
+    metadata = body["metadata"]
+    namespace, name, uid = metadata["namespace"], metadata["name"], metadata["uid"]
+    async with runtime.locks[uid]:
+        spec = IntegrationSpec.model_validate(body.get("spec") or {})
+        the_id = integration_id(namespace, name, spec)
+        the_secret = secret_name(name, spec)
+        now = datetime.now(UTC)
+        status: dict[str, Any] = {
+            "integrationId": the_id,
+            "secretName": the_secret,
+            "observedGeneration": metadata.get("generation"),
+        }
+        try:
+            stored = await runtime.kube.get_secret(namespace, the_secret)
+            plan = plan_keys(
+                spec.api_keys,
+                stored.data if stored else {},
+                stored.annotations if stored else {},
+                now=now,
+                grace=parse_duration(spec.key_rotation.grace_period),
+            )
+            if plan.changed or stored is None:
+                await runtime.kube.apply_secret(
+                    namespace,
+                    the_secret,
+                    plan.data,
+                    plan.annotations,
+                    Owner(API_VERSION, "Integration", name, uid),
+                )
+                for key_name in plan.rotated:
+                    log.info("rotated API key %r of %s/%s", key_name, namespace, name)
+
+            selected_channels = selected(spec.notification_channel_selector, channels)
+            resolution = resolve(
+                spec,
+                policies,
+                channels,
+                plan.valid_hashes,
+                await _webhook_secrets(runtime.kube, namespace, selected_channels),
+                source=IntegrationSource(namespace=namespace, name=name),
+            )
+            digest = _digest(resolution.config.document())
+            if runtime.synced.get(uid) != digest:
+                await runtime.service.put_config(the_id, resolution.config)
+                runtime.synced[uid] = digest
+            status["policies"] = len(resolution.config.policies)
+            status["notificationChannels"] = len(resolution.config.channels)
+            outcome = _readiness(spec, resolution.policies, resolution.channels)
+            if refresh_status:
+                status.update(await _service_status(runtime, the_id))
+        except ResolutionError as error:
+            outcome = Outcome(False, error.reason, error.message)
+        except ServiceUnavailable as error:
+            outcome = Outcome(False, "ServiceUnreachable", str(error), transient=True)
+        except ServiceRejected as error:
+            outcome = Outcome(False, "ServiceRejected", str(error), transient=True)
+
+        current = (body.get("status") or {}).get("conditions") or []
+        status["conditions"] = conditions.set_condition(
+            current,
+            type_=conditions.READY,
+            status=outcome.ready,
+            reason=outcome.reason,
+            message=outcome.message,
+            generation=metadata.get("generation"),
+            now=now,
+        )
+        if _changed(body.get("status") or {}, status):
+            await runtime.kube.patch_status("Integration", namespace, name, status)
+        return outcome
+
+
+def _readiness(spec: IntegrationSpec, policies: Sequence[str], channels: Sequence[str]) -> Outcome:
+    if spec.policy_selector is not None and not policies:
+        return Outcome(
+            False,
+            "PolicySelectorMatchesNothing",
+            "API keys work, but policySelector matches no Policy in this namespace",
+        )
+    if spec.notification_channel_selector is not None and not channels:
+        return Outcome(
+            False,
+            "ChannelSelectorMatchesNothing",
+            "API keys work, but notificationChannelSelector matches no NotificationChannel",
+        )
+    return Outcome(
+        True,
+        "Synced",
+        f"{len(policies)} Policies and {len(channels)} NotificationChannels in effect",
+    )
+
+
+async def _service_status(runtime: Runtime, the_id: str) -> dict[str, Any]:
+    summary = await runtime.service.status(the_id)
+    if summary is None:
+        return {}
+    counts = summary.get("openAlerts") or {}
+    return {
+        "lastCommit": (summary.get("lastCommitSha") or "")[:12],
+        "lastReportTime": summary.get("lastReportTime") or "",
+        "openAlerts": {
+            "critical": counts.get("critical", 0),
+            "warning": counts.get("warning", 0),
+            "info": counts.get("info", 0),
+            "total": sum(counts.get(s, 0) for s in ("critical", "warning", "info")),
+        },
+    }
+
+
+def _changed(current: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
+    return any(current.get(key) != value for key, value in wanted.items())
+
+
+async def revoke_integration(runtime: Runtime, body: Mapping[str, Any]) -> None:
+    """Deleting an Integration: its keys stop working in the service at once,
+    then its Secret goes (the ownerReference would also collect it)."""
+    metadata = body["metadata"]
+    spec = IntegrationSpec.model_validate(body.get("spec") or {})
+    async with runtime.locks[metadata["uid"]]:
+        await runtime.service.delete(integration_id(metadata["namespace"], metadata["name"], spec))
+        await runtime.kube.delete_secret(metadata["namespace"], secret_name(metadata["name"], spec))
+        runtime.synced.pop(metadata["uid"], None)
+    runtime.locks.pop(metadata["uid"], None)
