@@ -1,0 +1,34 @@
+"""The dashboard: server-rendered pages over the read API's models, for
+signed-in people only. ``install`` adds its routes, static files and sign-in
+handling to the app."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from starlette.responses import Response
+from starlette.staticfiles import StaticFiles
+
+from clef_pro_api.dashboard import pages
+from clef_pro_api.dashboard.auth import Gate, SignInRequired
+from clef_pro_api.settings import Settings
+from clef_pro_api.storage.models import utcnow
+
+__all__ = ["install"]
+
+
+def install(app: FastAPI, settings: Settings) -> None:
+    app.state.dashboard = Gate(settings)
+    app.include_router(pages.router)
+    app.mount(
+        "/static",
+        StaticFiles(packages=[("clef_pro_api.dashboard", "static")]),
+        name="static",
+    )
+
+    @app.exception_handler(SignInRequired)
+    async def _sign_in(_request: Request, exc: SignInRequired) -> Response:
+        return pages.sign_in_redirect(exc.next_path)
+
+    @app.exception_handler(pages.PageError)
+    async def _page_error(request: Request, exc: pages.PageError) -> Response:
+        return pages.error_page(request, exc, utcnow())
