@@ -15,6 +15,7 @@ import click
 COMMANDS = {
     "serve": "clef_pro_api.cli:serve",
     "migrate": "clef_pro_api.cli:migrate",
+    "operator": "clef_pro_operator.cli:operator",
 }
 
 

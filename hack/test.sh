@@ -11,9 +11,15 @@ log() { printf '\n==> %s\n' "$*" >&2; }
 # --- Debian packages --------------------------------------------------------
 # postgresql: the real database the tests start with pg_ctl.
 # openssl: certificates for the test control plane.
+# chromium, fonts-dejavu-core: the browser the dashboard tests drive (Playwright
+# is only the driver; it never downloads a browser of its own).
+# The shellcheck package: the linter of hack/kind.sh (tests/chart).
 missing=()
 compgen -G "/usr/lib/postgresql/*/bin/pg_ctl" >/dev/null || missing+=(postgresql)
 command -v openssl >/dev/null || missing+=(openssl)
+command -v chromium >/dev/null || missing+=(chromium)
+[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
+command -v shellcheck >/dev/null || missing+=(shellcheck)
 if ((${#missing[@]})); then
   log "installing Debian packages: ${missing[*]}"
   sudo=""

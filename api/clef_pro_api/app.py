@@ -7,9 +7,11 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from clef_pro_api import errors
+from clef_pro_api import dashboard, errors
+from clef_pro_api.kubernetes import TokenReviewer
 from clef_pro_api.limits import BodySizeLimit
-from clef_pro_api.routes import admin, alerts, health, integrations, reports
+from clef_pro_api.routes import admin, alerts, health, integrations, notifications, reports
+from clef_pro_api.services.delivery import start_sender
 from clef_pro_api.settings import Settings
 from clef_pro_api.storage.db import create_db_engine, session_factory
 
@@ -21,8 +23,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     engine = create_db_engine(settings.resolved_database_url, pool_size=settings.database_pool_size)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(running: FastAPI) -> AsyncIterator[None]:
+        # The outbox sender lives as long as the app: every replica delivers.
+        sender = start_sender(settings, running.state.sessions)
+        running.state.sender = sender
         yield
+        if sender is not None:
+            await sender.stop()
         engine.dispose()
 
     app = FastAPI(
@@ -34,6 +41,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = session_factory(engine)
+    app.state.token_reviewer = (
+        TokenReviewer(
+            audience=settings.kubernetes_token_audience,
+            kubeconfig=settings.kubeconfig,
+            cache_seconds=settings.token_review_cache_seconds,
+        )
+        if settings.kubernetes_auth
+        else None
+    )
 
     def limit_for(path: str) -> int:
         if path.startswith(BATCH_PATHS):
@@ -42,6 +58,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.add_middleware(BodySizeLimit, limit_for=limit_for)
     errors.install(app)
-    for module in (reports, integrations, alerts, admin, health):
+    for module in (reports, integrations, alerts, notifications, admin, health):
         app.include_router(module.router)
+    # The dashboard: HTML pages for signed-in people (its own sign-in, sessions, CSRF).
+    dashboard.install(app, settings)
     return app

@@ -53,12 +53,26 @@ def _embedded_admin_token(settings: Settings) -> Settings:
     if settings.admin_token_value is not None or not settings.is_embedded:
         return settings
     path = settings.data_dir / "admin-token"
+    _create_secret_file(path)
+    return Settings(admin_token_file=path, data_dir=settings.data_dir)
+
+
+def _embedded_session_secret(settings: Settings) -> Settings:
+    """And a key for its dashboard sessions, so they survive a restart."""
+    if settings.session_secret_value is not None or not settings.is_embedded:
+        return settings
+    path = settings.data_dir / "session-secret"
+    _create_secret_file(path)
+    return settings.model_copy(update={"session_secret_file": path})
+
+
+def _create_secret_file(path: Path) -> None:
+    """A random secret readable by its owner only, unless the file exists."""
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w") as handle:
             handle.write(secrets.token_urlsafe(32))
-    return Settings(admin_token_file=path, data_dir=settings.data_dir)
 
 
 @click.command()
@@ -73,7 +87,7 @@ def _embedded_admin_token(settings: Settings) -> Settings:
 @click.option("--demo", is_flag=True, help="Create a demo integration and print how to use it.")
 def serve(host: str, port: int, apply_migrations: bool | None, demo: bool) -> None:
     """Serve the API and dashboard."""
-    settings = _embedded_admin_token(Settings())
+    settings = _embedded_session_secret(_embedded_admin_token(Settings()))
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
     )
@@ -89,7 +103,16 @@ def serve(host: str, port: int, apply_migrations: bool | None, demo: bool) -> No
     finally:
         engine.dispose()
     log.info("serving on http://%s:%d with %s", host, port, _describe(settings))
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level)
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level=settings.log_level,
+        # The dashboard's proxy mode trusts identity headers by the connecting
+        # peer's address, which uvicorn would otherwise replace with the one
+        # X-Forwarded-For names.
+        proxy_headers=settings.dashboard_auth != "proxy",
+    )
 
 
 def _print_demo(settings: Settings, engine: Engine, host: str, port: int) -> None:
@@ -107,6 +130,7 @@ Clef Pro demo is ready.
   Integration ID : {demo.integration_id}
   API key        : {demo.api_key}   (shown once; only its hash is stored)
   API            : {base}/api/v1   (OpenAPI docs at {base}/docs)
+  Dashboard      : {base}/   (sign in with the admin token: {token_hint})
 
 Submit an example report, as the Clef CLI would from CI:
 

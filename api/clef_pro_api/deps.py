@@ -8,7 +8,7 @@ kind is ``403``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
@@ -16,13 +16,17 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 from starlette import status
 
+from clef_pro_api.kubernetes import TokenReviewer
 from clef_pro_api.services.auth import (
     Administrator,
     CIKey,
     Principal,
     is_admin_token,
+    looks_like_api_key,
+    operator_identity,
     resolve_api_key,
 )
+from clef_pro_api.services.delivery import Sender
 from clef_pro_api.settings import Settings
 
 
@@ -54,6 +58,7 @@ def _unauthorized() -> HTTPException:
 
 
 def get_principal(
+    request: Request,
     settings: SettingsDep,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -63,10 +68,21 @@ def get_principal(
     token = credentials.credentials
     if is_admin_token(token, settings.admin_token_value):
         return Administrator()
-    ci_key = resolve_api_key(session, token)
-    if ci_key is None:
+    if looks_like_api_key(token):
+        ci_key = resolve_api_key(session, token)
+        if ci_key is None:
+            raise _unauthorized()
+        return ci_key
+    reviewer: TokenReviewer | None = request.app.state.token_reviewer
+    identity = reviewer.review(token) if reviewer is not None else None
+    if identity is None:
         raise _unauthorized()
-    return ci_key
+    operator = operator_identity(settings.operator_service_account)
+    if identity.username != operator:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, "this Kubernetes identity may not use this API"
+        )
+    return Administrator(name=identity.username)
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
@@ -92,3 +108,16 @@ def require_reader(principal: PrincipalDep) -> Administrator:
 CIKeyDep = Annotated[CIKey, Depends(require_ci_key)]
 AdminDep = Annotated[Administrator, Depends(require_admin)]
 ReaderDep = Annotated[Administrator, Depends(require_reader)]
+
+
+def get_outbox_waker(request: Request) -> Callable[[], None]:
+    """Wakes this replica's outbox sender; call it after committing queued messages."""
+    sender: Sender | None = getattr(request.app.state, "sender", None)
+    return sender.wake if sender is not None else _nothing
+
+
+def _nothing() -> None:
+    return None
+
+
+OutboxWakerDep = Annotated[Callable[[], None], Depends(get_outbox_waker)]

@@ -17,14 +17,31 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette import status
 
+from clef_pro.domain.config import CHANNEL_TYPES
 from clef_pro_api.services.errors import Conflict, InvalidParameter, NotFound
 
 _SOURCES = {"body", "query", "path", "header"}
 
 
+def _without_union_tags(parts: list[str | int]) -> list[str | int]:
+    """Drop the tag pydantic puts in the location of a tagged union's member
+    (``channels[0].email.to[0]``): the client wrote ``channels[0].to[0]``."""
+    kept: list[str | int] = []
+    for index, part in enumerate(parts):
+        if (
+            index >= 2
+            and part in CHANNEL_TYPES
+            and isinstance(parts[index - 1], int)
+            and parts[index - 2] == "channels"
+        ):
+            continue
+        kept.append(part)
+    return kept
+
+
 def field_path(loc: Sequence[str | int]) -> str:
     """``("body", "summary", "cells", 0, "description")`` -> ``summary.cells[0].description``."""
-    parts = list(loc)
+    parts = _without_union_tags(list(loc))
     if parts and parts[0] in _SOURCES:
         parts = parts[1:]
     path = ""

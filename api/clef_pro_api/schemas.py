@@ -8,7 +8,7 @@ views the service derives for readers, camelCase like the contract.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
@@ -47,6 +47,15 @@ class Checkpoint(ApiModel):
 class ConfigStored(ApiModel):
     integration_id: str
     created: bool
+
+
+class IntegrationStatus(ApiModel):
+    """Counts only, for the operator to publish on the Integration resource."""
+
+    integration_id: str
+    last_commit_sha: str | None
+    last_report_time: datetime | None
+    open_alerts: AlertCounts
 
 
 class CommitRef(ApiModel):
@@ -135,3 +144,97 @@ class AlertView(ApiModel):
 
 class AlertList(ApiModel):
     items: list[AlertView]
+
+
+# ---------------------------------------------------------------- notifications
+
+
+class DeliveryState(ApiModel):
+    """Whether this replica delivers a channel type, and why not when it does not."""
+
+    channel_type: str
+    #: ``enabled``, or ``disabled``: messages of this type stay queued, unsent.
+    delivery: Literal["enabled", "disabled"]
+    reason: str | None
+
+
+class NotificationChannelRef(ApiModel):
+    name: str
+    type: str
+
+
+class NotifiedAlert(ApiModel):
+    alert_id: str
+    #: What the report did to the alert: ``opened``, ``recurring`` or ``resolved``.
+    event: str
+    severity: Severity
+    rule_id: str
+    scope: str
+
+
+class NotificationView(ApiModel):
+    id: str
+    integration_id: str
+    report_id: str
+    commit_sha: str
+    channel: NotificationChannelRef
+    #: ``pending``, ``sending``, ``sent``, ``retrying`` or ``dead``.
+    status: str
+    #: ``disabled`` when this replica has no backend for the channel type.
+    delivery: Literal["enabled", "disabled"]
+    attempts: int
+    last_error: str | None
+    #: When the next attempt is due (pending and retrying messages only).
+    next_attempt_at: datetime | None
+    created_at: datetime
+    sent_at: datetime | None
+    #: Set at the first attempt and the same on every resend.
+    message_id: str | None
+    alerts: list[NotifiedAlert]
+
+
+class NotificationAttemptView(ApiModel):
+    number: int
+    attempted_at: datetime
+    finished_at: datetime
+    #: ``null`` for the attempt that delivered the message.
+    error: str | None
+
+
+class NotificationDetail(NotificationView):
+    attempt_history: list[NotificationAttemptView]
+
+
+class NotificationPage(ApiModel):
+    items: list[NotificationView]
+    next_cursor: str | None
+    delivery: list[DeliveryState]
+
+
+class ChannelNotificationSummary(ApiModel):
+    """Where one alert's notifications to one channel stand."""
+
+    channel: NotificationChannelRef
+    #: The newest notification's status for this alert on this channel.
+    latest_status: str
+    latest_error: str | None
+    counts: dict[str, int]
+
+
+class AlertNotifications(ApiModel):
+    alert_id: str
+    channels: list[ChannelNotificationSummary]
+    items: list[NotificationView]
+
+
+class NotificationBacklog(ApiModel):
+    pending: int
+    sending: int
+    retrying: int
+    dead: int
+    oldest_pending_seconds: float | None
+
+
+class NotificationStatus(ApiModel):
+    delivery: list[DeliveryState]
+    backlog: NotificationBacklog

@@ -6,12 +6,14 @@ the README document these names.
 
 from __future__ import annotations
 
+import ipaddress
+from email.utils import parseaddr
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal, Self
 
 import platformdirs
-from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 def _default_data_dir() -> Path:
@@ -19,7 +21,10 @@ def _default_data_dir() -> Path:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="CLEF_PRO_", extra="ignore", frozen=True)
+    # Errors never repeat the input: it holds passwords (SMTP) and tokens.
+    model_config = SettingsConfigDict(
+        env_prefix="CLEF_PRO_", extra="ignore", frozen=True, hide_input_in_errors=True
+    )
 
     #: ``postgresql+psycopg://...`` for production; absent means an embedded
     #: SQLite file in ``data_dir``.
@@ -44,6 +49,140 @@ class Settings(BaseSettings):
     #: (the Helm chart does); the service then refuses to start on an old schema.
     auto_migrate: bool = True
     log_level: str = "info"
+
+    # ------------------------------------------------------------ notifications
+    # The outbox sender, email through SMTP and webhooks (README: "Notifications").
+    #: SMTP server of outgoing mail. Unset: email notifications stay queued, unsent.
+    smtp_host: str | None = None
+    #: Default: 465 with ``smtp_tls``, else 587 when STARTTLS is required, else 25.
+    smtp_port: Annotated[int, Field(ge=1, le=65535)] | None = None
+    #: The From address; its domain also names every Message-ID.
+    smtp_from: str = "clef-pro@localhost"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    #: A file holding the SMTP password (a mounted Secret); wins over
+    #: ``smtp_password`` and is re-read on every new connection.
+    smtp_password_file: Path | None = None
+    #: STARTTLS: true requires it, false never uses it, unset uses it when offered.
+    smtp_starttls: bool | None = None
+    #: Implicit TLS from the first byte (SMTPS, usually port 465).
+    smtp_tls: bool = False
+    smtp_timeout_seconds: Annotated[float, Field(gt=0, le=600)] = 30.0
+    #: Allow ``http://`` webhook URLs (tests and local receivers only).
+    webhook_allow_http: bool = False
+    webhook_timeout_seconds: Annotated[float, Field(gt=0, le=600)] = 10.0
+    #: Run the outbox sender in this replica (every replica may; they never
+    #: send the same message twice at once).
+    notify_sender: bool = True
+    #: How often an idle sender looks for due messages (it is also woken at once
+    #: by reports that queue messages in its own replica).
+    notify_poll_seconds: Annotated[float, Field(gt=0, le=3600)] = 1.0
+    #: Messages claimed per round, and delivered concurrently, by one replica.
+    notify_batch_size: Annotated[int, Field(ge=1, le=1000)] = 20
+    #: Attempts before a message is marked dead (kept and shown, never deleted).
+    notify_max_attempts: Annotated[int, Field(ge=1, le=1000)] = 15
+    #: Retry n waits a random time up to min(max, base * 2^(n-1)) (full jitter).
+    notify_retry_base_seconds: Annotated[float, Field(gt=0)] = 30.0
+    notify_retry_max_seconds: Annotated[float, Field(gt=0)] = 3600.0
+    #: How long a claim lasts: a replica that dies mid-send leaves its claimed
+    #: messages to the others after this long. Longer than any send may take.
+    notify_lease_seconds: Annotated[float, Field(gt=0)] = 120.0
+
+    @model_validator(mode="after")
+    def _notification_settings_agree(self) -> Self:
+        if self.smtp_tls and self.smtp_starttls:
+            raise ValueError("CLEF_PRO_SMTP_TLS and CLEF_PRO_SMTP_STARTTLS exclude each other")
+        if self.notify_retry_max_seconds < self.notify_retry_base_seconds:
+            raise ValueError("CLEF_PRO_NOTIFY_RETRY_MAX_SECONDS must be >= the base")
+        slowest = max(self.smtp_timeout_seconds, self.webhook_timeout_seconds)
+        if self.notify_lease_seconds <= slowest:
+            raise ValueError(
+                "CLEF_PRO_NOTIFY_LEASE_SECONDS must be longer than the SMTP and webhook timeouts"
+            )
+        if "@" not in parseaddr(self.smtp_from)[1] or any(c in self.smtp_from for c in "\r\n"):
+            raise ValueError("CLEF_PRO_SMTP_FROM must be an email address")
+        return self
+
+    @property
+    def smtp_port_value(self) -> int:
+        if self.smtp_port is not None:
+            return self.smtp_port
+        if self.smtp_tls:
+            return 465
+        return 587 if self.smtp_starttls else 25
+
+    @property
+    def smtp_password_value(self) -> str | None:
+        """The SMTP password, read from its file if one is given (files win).
+
+        Read on every use, so a rotated Kubernetes Secret takes effect without
+        a restart."""
+        if self.smtp_password_file is not None:
+            return self.smtp_password_file.read_text().strip() or None
+        return self.smtp_password.get_secret_value() if self.smtp_password else None
+
+    # -------------------------------------------------------- end notifications
+
+    # ------------------------------------------------------- kubernetes auth
+    #: Accept Kubernetes ServiceAccount tokens, verified with a TokenReview.
+    kubernetes_auth: bool = False
+    #: The audience tokens must carry (a projected token's ``audience``), so a
+    #: token minted for another service is never accepted here.
+    kubernetes_token_audience: str = "clef-pro"  # noqa: S105 - an audience, not a secret
+    #: The operator's ServiceAccount as ``namespace:name``: its tokens may use
+    #: the config API, like the admin token does in standalone mode.
+    operator_service_account: Annotated[str, Field(pattern=r"^[a-z0-9-.]+:[a-z0-9-.]+$")] | None = (
+        None
+    )
+    #: kubeconfig for the service's own calls to the API server; unset means
+    #: the in-cluster ServiceAccount (or ``KUBECONFIG``).
+    kubeconfig: Path | None = None
+    #: Seconds a TokenReview verdict is reused before asking the API server again.
+    token_review_cache_seconds: Annotated[float, Field(ge=0, le=600)] = 30.0
+    # --------------------------------------------------- end kubernetes auth
+
+    # ---------------------------------------------------------------- dashboard
+    # Who may sign in to the dashboard, and how (README: "The dashboard").
+    #: ``admin-token``: paste the admin token; ``proxy``: trust the user and group
+    #: headers of an authentication proxy (oauth2-proxy style) at
+    #: ``proxy_trusted_addresses``; ``kubernetes``: sign in with a Kubernetes
+    #: token (TokenReview), access per Integration by RBAC (SubjectAccessReview).
+    dashboard_auth: Literal["admin-token", "proxy", "kubernetes"] = "admin-token"
+    #: Key that signs session cookies; a file (a mounted Secret) wins. Unset: a
+    #: key derived from the admin token (the embedded default keeps one of its
+    #: own in the data dir); with neither, a random key per process (sessions
+    #: then end at every restart and do not cross replicas).
+    session_secret: SecretStr | None = None
+    session_secret_file: Path | None = None
+    #: How long a dashboard sign-in lasts.
+    session_lifetime_seconds: Annotated[int, Field(ge=60, le=30 * 24 * 3600)] = 8 * 3600
+    #: Headers the authentication proxy sets (``proxy`` mode only).
+    proxy_user_header: str = "X-Forwarded-User"
+    proxy_groups_header: str = "X-Forwarded-Groups"
+    #: Addresses or CIDRs of the proxy, comma-separated. Identity headers from
+    #: any other peer are ignored, so nobody else can claim to be a user.
+    proxy_trusted_addresses: Annotated[tuple[str, ...], NoDecode] = ()
+    #: Seconds a SubjectAccessReview verdict is reused (``kubernetes`` mode).
+    access_review_cache_seconds: Annotated[float, Field(ge=0, le=600)] = 10.0
+
+    @field_validator("proxy_trusted_addresses", mode="before")
+    @classmethod
+    def _networks(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, list | tuple):
+            # Refuse a typo at start-up rather than trusting nobody (or everybody).
+            return tuple(str(ipaddress.ip_network(str(part), strict=False)) for part in value)
+        return value
+
+    @property
+    def session_secret_value(self) -> str | None:
+        """The configured session key, read from its file if one is given."""
+        if self.session_secret_file is not None:
+            return self.session_secret_file.read_text().strip() or None
+        return self.session_secret.get_secret_value() if self.session_secret else None
+
+    # ------------------------------------------------------------ end dashboard
 
     @field_validator("database_url")
     @classmethod

@@ -179,7 +179,7 @@ def test_bodies_over_the_limit_are_413_and_store_nothing(
 
     streamed = service.http.post(
         "/api/v1/reports",
-        content=chunks(),  # type: ignore[arg-type]
+        content=chunks(),
         headers={**key_headers(key), "Content-Type": "application/json"},
     )
     assert streamed.status_code == 413

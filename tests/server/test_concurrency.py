@@ -37,7 +37,8 @@ def test_twenty_concurrent_submissions_leave_consistent_alerts(
     rng.shuffle(order)
 
     def submit(index: int) -> int:
-        return clients[index % 2].submit(key, reports[index]).status_code
+        status: int = clients[index % 2].submit(key, reports[index]).status_code
+        return status
 
     with ThreadPoolExecutor(max_workers=20) as pool:
         statuses = list(pool.map(submit, order))

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
-
 from clef_pro.domain import apikeys
 
 ADMIN_TOKEN = "test-admin-token-0123456789abcdef"
@@ -19,10 +17,15 @@ def key_headers(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
-class ServiceClient:
-    """A thin test client over any httpx client (in-process or a real server)."""
+#: An httpx client for a real server, or Starlette's in-process TestClient
+#: (which is built on the httpx2 fork); both speak the same API.
+HTTPClient = Any
 
-    def __init__(self, http: httpx.Client) -> None:
+
+class ServiceClient:
+    """A thin test client over either kind of HTTP client."""
+
+    def __init__(self, http: HTTPClient) -> None:
         self.http = http
 
     def put_integration(self, integration_id: str, *, keys: int = 1, **config: Any) -> list[str]:
@@ -42,7 +45,7 @@ class ServiceClient:
         assert response.status_code in (200, 201), response.text
         return minted
 
-    def submit(self, key: str, report: dict[str, Any]) -> httpx.Response:
+    def submit(self, key: str, report: dict[str, Any]) -> Any:
         return self.http.post("/api/v1/reports", json=report, headers=key_headers(key))
 
     def submit_ok(self, key: str, report: dict[str, Any]) -> dict[str, Any]:
@@ -51,7 +54,7 @@ class ServiceClient:
         body: dict[str, Any] = response.json()
         return body
 
-    def batch(self, key: str, reports: list[dict[str, Any]]) -> httpx.Response:
+    def batch(self, key: str, reports: list[dict[str, Any]]) -> Any:
         return self.http.post(
             "/api/v1/reports/batch", json={"reports": reports}, headers=key_headers(key)
         )

@@ -10,7 +10,7 @@ from starlette import status
 from clef_pro.domain.config import INTEGRATION_ID_PATTERN, IntegrationConfig
 from clef_pro_api import schemas
 from clef_pro_api.deps import AdminDep, SessionDep
-from clef_pro_api.services import integrations
+from clef_pro_api.services import integrations, views
 
 router = APIRouter(prefix="/admin/v1/integrations", tags=["config (operator)"])
 
@@ -47,3 +47,12 @@ def delete_integration(
     """Revoke the integration's keys at once; keep its history unless ``purge``."""
     integrations.remove(session, integration_id, purge=purge)
     session.commit()
+
+
+@router.get("/{integration_id}/status", response_model=schemas.IntegrationStatus)
+def get_integration_status(
+    integration_id: IntegrationId, _admin: AdminDep, session: SessionDep
+) -> schemas.IntegrationStatus:
+    """Last reported commit and open alerts by severity: counts only, for the
+    operator to show on the Integration resource."""
+    return views.integration_status(session, integration_id)

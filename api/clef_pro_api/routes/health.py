@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from starlette import status
 
+from clef_pro_api.deps import SessionDep
+from clef_pro_api.services import notification_views
 from clef_pro_api.storage.migrate import schema_state
+from clef_pro_api.storage.models import utcnow
 
 router = APIRouter(tags=["operations"])
 
@@ -33,5 +39,8 @@ def readyz(request: Request, response: Response) -> dict[str, str]:
 
 
 @router.get("/metrics", include_in_schema=False)
-def metrics() -> Response:
+def metrics(session: SessionDep) -> Response:
+    # On a database failure the gauges keep their last values; /readyz tells.
+    with contextlib.suppress(SQLAlchemyError):
+        notification_views.publish_backlog(session, now=utcnow())
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -11,12 +11,16 @@ from clef_pro_api.storage import models
 from clef_pro_api.storage.models import utcnow
 
 
-def acknowledge(session: Session, alert_id: str, by: str) -> models.Alert:
-    """Idempotent: a second acknowledgement keeps the first one's who and when."""
+def acknowledge(
+    session: Session, alert_id: str, by: str, *, integration_id: str | None = None
+) -> models.Alert:
+    """Idempotent: a second acknowledgement keeps the first one's who and when.
+
+    With ``integration_id``, an alert of another integration is not found."""
     alert = session.execute(
         select(models.Alert).where(models.Alert.id == alert_id).with_for_update()
     ).scalar_one_or_none()
-    if alert is None:
+    if alert is None or (integration_id is not None and alert.integration_id != integration_id):
         raise NotFound(alert_id)
     if alert.acknowledged:
         return alert

@@ -49,5 +49,18 @@ def resolve_api_key(session: Session, presented: str) -> CIKey | None:
     return CIKey(integration_id=row.integration_id, key_name=row.name)
 
 
+def looks_like_api_key(presented: str) -> bool:
+    """Keys carry a fixed prefix; anything else is not worth a database lookup."""
+    return presented.startswith(apikeys.PREFIX)
+
+
+def operator_identity(service_account: str | None) -> str | None:
+    """``namespace:name`` -> the username Kubernetes gives that ServiceAccount."""
+    if service_account is None:
+        return None
+    namespace, name = service_account.split(":", 1)
+    return f"system:serviceaccount:{namespace}:{name}"
+
+
 def is_admin_token(presented: str, admin_token: str | None) -> bool:
     return admin_token is not None and hmac.compare_digest(presented.encode(), admin_token.encode())

@@ -1,4 +1,5 @@
-"""Taking reports in: store, pick the HEAD, run the alert lifecycle, in one transaction.
+"""Taking reports in: store, pick the HEAD, run the alert lifecycle and queue its
+notifications, in one transaction.
 
 Everything one submission changes happens under a row lock on its
 integration, so concurrent submissions from several replicas are applied one
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session
 from clef_pro.domain import lifecycle
 from clef_pro.domain.config import IntegrationConfig
 from clef_pro.domain.report import Report, content_digest
+from clef_pro_api.services import outbox
 from clef_pro_api.services.errors import NotFound
 from clef_pro_api.storage import models
 from clef_pro_api.storage.models import utcnow
@@ -36,6 +38,8 @@ class IngestResult:
     #: The report that became HEAD and drove the lifecycle, if any did.
     head: models.Report | None = None
     events: list[AppliedEvent] = field(default_factory=list)
+    #: Outbox messages the HEAD's events queued, committed with the report.
+    notifications: list[models.Notification] = field(default_factory=list)
 
 
 def lock_integration(session: Session, integration_id: str) -> models.Integration:
@@ -81,6 +85,9 @@ def ingest(session: Session, integration_id: str, reports: Sequence[Report]) -> 
         integration.head_report_id = candidate.id
         result.head = candidate
         result.events = _apply_lifecycle(session, integration, candidate, reports[-1])
+        result.notifications = outbox.enqueue(
+            session, integration, config, candidate, result.events
+        )
     return result
 
 

@@ -26,7 +26,7 @@ def upsert(session: Session, integration_id: str, config: IntegrationConfig) -> 
         integration = models.Integration(id=integration_id)
         session.add(integration)
     integration.display_name = config.display_name
-    integration.config = config.model_dump(mode="json", by_alias=True)
+    integration.config = config.document()
     integration.deleted_at = None
     _replace_api_keys(session, integration_id, {key.sha256: key.name for key in config.api_keys})
     return created

@@ -16,13 +16,15 @@ from typing import Literal
 from sqlalchemy import func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
+from clef_pro.domain.config import IntegrationSource
 from clef_pro.domain.lifecycle import AlertStatus
 from clef_pro.domain.severity import HealthStatus
 from clef_pro_api import schemas
 from clef_pro_api.services.errors import Conflict, InvalidParameter, NotFound
 from clef_pro_api.storage import models
 
-AlertFilter = Literal["open", "resolved", "all"]
+#: ``acknowledged``: open alerts someone acknowledged (they are still open).
+AlertFilter = Literal["open", "acknowledged", "resolved", "all"]
 
 
 def get_integration(session: Session, integration_id: str) -> models.Integration:
@@ -42,19 +44,25 @@ def _commit_ref(report: models.Report) -> schemas.CommitRef:
     )
 
 
-def list_integrations(session: Session) -> schemas.IntegrationList:
-    rows = session.execute(
+def list_integrations(session: Session, only: str | None = None) -> schemas.IntegrationList:
+    """Every integration with its health at a glance (or just the one ``only``)."""
+    query = (
         select(models.Integration, models.Report)
         .outerjoin(models.Report, models.Report.id == models.Integration.head_report_id)
         .where(models.Integration.deleted_at.is_(None))
         .order_by(models.Integration.display_name, models.Integration.id)
-    ).all()
-    counts: dict[str, schemas.AlertCounts] = defaultdict(schemas.AlertCounts)
-    for integration_id, severity, count in session.execute(
+    )
+    alert_query = (
         select(models.Alert.integration_id, models.Alert.severity, func.count())
         .where(models.Alert.status == AlertStatus.OPEN)
         .group_by(models.Alert.integration_id, models.Alert.severity)
-    ):
+    )
+    if only is not None:
+        query = query.where(models.Integration.id == only)
+        alert_query = alert_query.where(models.Alert.integration_id == only)
+    rows = session.execute(query).all()
+    counts: dict[str, schemas.AlertCounts] = defaultdict(schemas.AlertCounts)
+    for integration_id, severity, count in session.execute(alert_query):
         setattr(counts[integration_id], severity, count)
 
     items = []
@@ -75,6 +83,32 @@ def list_integrations(session: Session) -> schemas.IntegrationList:
             )
         )
     return schemas.IntegrationList(items=items)
+
+
+def integration_status(session: Session, integration_id: str) -> schemas.IntegrationStatus:
+    get_integration(session, integration_id)
+    newest = session.execute(
+        select(models.Report.commit_sha, models.Report.received_at)
+        .where(models.Report.integration_id == integration_id)
+        .order_by(models.Report.commit_timestamp.desc(), models.Report.received_at.desc())
+        .limit(1)
+    ).one_or_none()
+    counts = schemas.AlertCounts()
+    for severity, count in session.execute(
+        select(models.Alert.severity, func.count())
+        .where(
+            models.Alert.integration_id == integration_id,
+            models.Alert.status == AlertStatus.OPEN,
+        )
+        .group_by(models.Alert.severity)
+    ):
+        setattr(counts, severity, count)
+    return schemas.IntegrationStatus(
+        integration_id=integration_id,
+        last_commit_sha=newest.commit_sha if newest else None,
+        last_report_time=newest.received_at if newest else None,
+        open_alerts=counts,
+    )
 
 
 def _worst_status(cells: list[dict[str, str]]) -> HealthStatus | None:
@@ -192,7 +226,36 @@ def alert_view(alert: models.Alert) -> schemas.AlertView:
 def list_alerts(session: Session, integration_id: str, status: AlertFilter) -> schemas.AlertList:
     get_integration(session, integration_id)
     query = select(models.Alert).where(models.Alert.integration_id == integration_id)
-    if status != "all":
+    if status == "acknowledged":
+        query = query.where(models.Alert.status == AlertStatus.OPEN, models.Alert.acknowledged)
+    elif status != "all":
         query = query.where(models.Alert.status == status)
     rows = session.scalars(query.order_by(models.Alert.opened_at.desc(), models.Alert.id)).all()
     return schemas.AlertList(items=[alert_view(row) for row in rows])
+
+
+def get_alert(session: Session, integration_id: str, alert_id: str) -> schemas.AlertView:
+    """One alert of one integration; another integration's alert is not found."""
+    alert = session.get(models.Alert, alert_id)
+    if alert is None or alert.integration_id != integration_id:
+        raise NotFound(alert_id)
+    return alert_view(alert)
+
+
+def integration_sources(
+    session: Session, only: str | None = None
+) -> dict[str, IntegrationSource | None]:
+    """Each live integration's Kubernetes source (``None`` when it has none):
+    what the dashboard authorises Kubernetes users against."""
+    query = select(models.Integration.id, models.Integration.config).where(
+        models.Integration.deleted_at.is_(None)
+    )
+    if only is not None:
+        query = query.where(models.Integration.id == only)
+    rows = session.execute(query).all()
+    return {
+        integration_id: IntegrationSource.model_validate(config["source"])
+        if config.get("source")
+        else None
+        for integration_id, config in rows
+    }

@@ -3,7 +3,9 @@
 A report's body is stored whole, already normalised and screened: the matrix,
 the drift view and the history are read from it, so there is no second store
 to keep in step. Alerts and per-report alert events are rows of their own
-because they are queried, locked and updated one by one.
+because they are queried, locked and updated one by one. Notifications are a
+transactional outbox: rows written with the report that caused them, delivered
+afterwards by the sender of every replica.
 """
 
 from __future__ import annotations
@@ -180,3 +182,75 @@ class AlertEventRow(Base):
     severity: Mapped[str] = mapped_column(String(16))
     message: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Notification(Base):
+    """One message to one channel about one report: the transactional outbox.
+
+    Written in the report's own transaction, so a ``200`` to the CLI means the
+    message will be delivered. ``status`` moves pending -> sending -> sent, or
+    -> retrying -> sending ... -> dead; dead messages are kept, never deleted.
+    While ``sending``, ``next_attempt_at`` is the end of the sender's lease: a
+    replica that dies mid-send leaves a claim that another takes over then.
+    """
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        # One message per (report, channel): a changed resubmission of the same
+        # commit never queues a second one.
+        UniqueConstraint("report_id", "channel_name", name="uq_notifications_report_channel"),
+        Index("ix_notifications_due", "status", "next_attempt_at"),
+        Index("ix_notifications_listing", "integration_id", "created_at", "id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    integration_id: Mapped[str] = mapped_column(ForeignKey("integrations.id", ondelete="CASCADE"))
+    #: Indexed by the unique (report, channel) constraint, whose first column it is.
+    report_id: Mapped[str] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"))
+    channel_name: Mapped[str] = mapped_column(String(63))
+    channel_type: Mapped[str] = mapped_column(String(16))
+    #: The digest to render (clef_pro.domain.notify.Digest.to_payload), fixed at enqueue.
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: Set on the first claim and kept: every resend carries the same Message-ID.
+    message_id: Mapped[str | None] = mapped_column(String(255))
+    #: Who holds the current claim; an outcome is recorded only by its holder.
+    claim_token: Mapped[str | None] = mapped_column(String(36))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class NotificationAlert(Base):
+    """Which alerts (and which of their events) a notification tells of."""
+
+    __tablename__ = "notification_alerts"
+
+    notification_id: Mapped[str] = mapped_column(
+        ForeignKey("notifications.id", ondelete="CASCADE"), primary_key=True
+    )
+    alert_id: Mapped[str] = mapped_column(
+        ForeignKey("alerts.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    event: Mapped[str] = mapped_column(String(16))
+    severity: Mapped[str] = mapped_column(String(16))
+    #: Where the alert stands in the message (new first, then recurring).
+    position: Mapped[int] = mapped_column(Integer)
+
+
+class NotificationAttempt(Base):
+    """One delivery attempt: when, and the error (``None`` when it was delivered)."""
+
+    __tablename__ = "notification_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    notification_id: Mapped[str] = mapped_column(
+        ForeignKey("notifications.id", ondelete="CASCADE"), index=True
+    )
+    number: Mapped[int] = mapped_column(Integer)
+    attempted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    error: Mapped[str | None] = mapped_column(Text)
