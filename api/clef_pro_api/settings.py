@@ -20,6 +20,15 @@ def _default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("clef-pro", appauthor=False))
 
 
+def _secret_value(path: Path | None, value: SecretStr | None) -> str | None:
+    """A secret from its file (files win: Kubernetes mounts Secrets as files), else
+    from its variable. Read on every use, so a rotated Secret takes effect
+    without a restart."""
+    if path is not None:
+        return path.read_text().strip() or None
+    return value.get_secret_value() if value else None
+
+
 class Settings(BaseSettings):
     # Errors never repeat the input: it holds passwords (SMTP) and tokens.
     model_config = SettingsConfigDict(
@@ -113,13 +122,7 @@ class Settings(BaseSettings):
 
     @property
     def smtp_password_value(self) -> str | None:
-        """The SMTP password, read from its file if one is given (files win).
-
-        Read on every use, so a rotated Kubernetes Secret takes effect without
-        a restart."""
-        if self.smtp_password_file is not None:
-            return self.smtp_password_file.read_text().strip() or None
-        return self.smtp_password.get_secret_value() if self.smtp_password else None
+        return _secret_value(self.smtp_password_file, self.smtp_password)
 
     # -------------------------------------------------------- end notifications
 
@@ -177,10 +180,7 @@ class Settings(BaseSettings):
 
     @property
     def session_secret_value(self) -> str | None:
-        """The configured session key, read from its file if one is given."""
-        if self.session_secret_file is not None:
-            return self.session_secret_file.read_text().strip() or None
-        return self.session_secret.get_secret_value() if self.session_secret else None
+        return _secret_value(self.session_secret_file, self.session_secret)
 
     # ------------------------------------------------------------ end dashboard
 
@@ -206,10 +206,4 @@ class Settings(BaseSettings):
 
     @property
     def admin_token_value(self) -> str | None:
-        """The admin token, read from its file if one is given (files win).
-
-        Read on every use, so a rotated Kubernetes Secret takes effect without
-        a restart."""
-        if self.admin_token_file is not None:
-            return self.admin_token_file.read_text().strip() or None
-        return self.admin_token.get_secret_value() if self.admin_token else None
+        return _secret_value(self.admin_token_file, self.admin_token)

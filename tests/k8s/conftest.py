@@ -7,11 +7,27 @@ namespace instead, which scopes them to ``tests/k8s``.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from tests.support.envtest import build_binaries, control_plane, k8s_namespace
+from tests.support.envtest import ControlPlane, build_binaries, control_plane, k8s_namespace
 
-__all__ = ["control_plane", "k8s_namespace"]
+__all__ = ["clef_crds", "control_plane", "k8s_namespace"]
+
+CRDS = Path(__file__).resolve().parents[2] / "crds"
+
+
+@pytest.fixture(scope="session")
+def clef_crds(control_plane: ControlPlane) -> ControlPlane:
+    """Clef Pro's CRDs, installed once for the session from ``crds/``.
+
+    ``--force-conflicts``: a Helm release installed by the chart tests may own
+    the same CRDs; the content is identical, only the field manager differs.
+    """
+    control_plane.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(CRDS))
+    control_plane.kubectl("wait", "--for=condition=Established", "--timeout=60s", "-f", str(CRDS))
+    return control_plane
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

@@ -25,12 +25,11 @@ import json
 import os
 import subprocess
 import sys
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
@@ -40,12 +39,12 @@ from tests.support.chart import CHART
 from tests.support.envtest import REPO_ROOT, ControlPlane
 from tests.support.operator import OperatorProcess
 from tests.support.postgres import free_port
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.k8s
 
 EXAMPLES = REPO_ROOT / "docs" / "examples"
 CLEF_KINDS = ("integrations", "policies", "notificationchannels")
-T = TypeVar("T")
 
 #: What the operator may do in a watched namespace beyond what every
 #: ServiceAccount may do, as ``kubectl auth can-i --list`` names it.
@@ -68,17 +67,6 @@ SERVICE_ANYWHERE = {
     "tokenreviews.authentication.k8s.io": {"create"},
     "subjectaccessreviews.authorization.k8s.io": {"create"},
 }
-
-
-def wait_for(probe: Callable[[], T | None], *, timeout: float = 30, what: str = "") -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or probe}")
-        time.sleep(0.25)
 
 
 @dataclass

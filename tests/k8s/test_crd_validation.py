@@ -13,13 +13,9 @@ pytestmark = pytest.mark.k8s
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="module")
-def crds(control_plane: ControlPlane) -> ControlPlane:
-    control_plane.kubectl("apply", "--server-side", "-f", str(REPO / "crds"))
-    control_plane.kubectl(
-        "wait", "--for=condition=Established", "--timeout=60s", "-f", str(REPO / "crds")
-    )
-    return control_plane
+@pytest.fixture
+def crds(clef_crds: ControlPlane) -> ControlPlane:
+    return clef_crds
 
 
 def refused(plane: ControlPlane, namespace: str, manifest: str) -> str:

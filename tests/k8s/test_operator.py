@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
@@ -22,6 +22,7 @@ from tests.support.contract import failing, sha, spec_report
 from tests.support.envtest import ControlPlane
 from tests.support.operator import OperatorProcess, start_operator
 from tests.support.server import ServerProcess
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.k8s, pytest.mark.postgres, pytest.mark.server]
 
@@ -30,27 +31,6 @@ EXAMPLES = REPO / "docs" / "examples"
 OPERATOR_NAMESPACE = "clef-pro-system"
 OPERATOR_ACCOUNT = "clef-pro-operator"
 AUDIENCE = "clef-pro"
-
-T = TypeVar("T")
-
-
-def wait_for(probe: Callable[[], T | None], *, timeout: float = 30, what: str = "") -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or probe}")
-        time.sleep(0.25)
-
-
-@pytest.fixture(scope="session")
-def clef_crds(control_plane: ControlPlane) -> None:
-    control_plane.kubectl("apply", "--server-side", "-f", str(REPO / "crds"))
-    control_plane.kubectl(
-        "wait", "--for=condition=Established", "--timeout=60s", "-f", str(REPO / "crds")
-    )
 
 
 @pytest.fixture(scope="session")
@@ -123,7 +103,7 @@ class Stack:
 @pytest.fixture
 def stack(
     control_plane: ControlPlane,
-    clef_crds: None,
+    clef_crds: ControlPlane,
     operator_account: str,
     k8s_namespace: str,
     start_service: Callable[..., ServerProcess],
