@@ -195,6 +195,9 @@ def claim_due(
         row.status = DeliveryStatus.SENDING
         row.claim_token = token
         row.next_attempt_at = lease_ends
+        # The claim's own time, not the flush's: an expired claim's attempt is
+        # recorded as starting here (see the LEASE_EXPIRED attempt above).
+        row.updated_at = now
         if row.message_id is None:
             row.message_id = notify.message_id(row.id, sender_address)
         config = configs.get(row.integration_id)
