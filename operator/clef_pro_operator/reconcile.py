@@ -199,9 +199,13 @@ async def _service_status(runtime: Runtime, the_id: str) -> dict[str, Any]:
     if summary is None:
         return {}
     counts = summary.get("openAlerts") or {}
+    status: dict[str, Any] = {}
+    if summary.get("lastCommitSha"):
+        # Absent until the first report: the schema wants a date-time, not "".
+        status["lastCommit"] = summary["lastCommitSha"][:12]
+        status["lastReportTime"] = _kubernetes_time(summary["lastReportTime"])
     return {
-        "lastCommit": (summary.get("lastCommitSha") or "")[:12],
-        "lastReportTime": summary.get("lastReportTime") or "",
+        **status,
         "openAlerts": {
             "critical": counts.get("critical", 0),
             "warning": counts.get("warning", 0),
@@ -209,6 +213,11 @@ async def _service_status(runtime: Runtime, the_id: str) -> dict[str, Any]:
             "total": sum(counts.get(s, 0) for s in ("critical", "warning", "info")),
         },
     }
+
+
+def _kubernetes_time(iso: str) -> str:
+    """The service's ISO 8601 time as Kubernetes writes times (RFC 3339, seconds, Z)."""
+    return conditions.timestamp(datetime.fromisoformat(iso).astimezone(UTC))
 
 
 def _changed(current: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
