@@ -29,8 +29,12 @@ from clef_pro_api.services.auth import (
 from clef_pro_api.services.delivery import Sender
 from clef_pro_api.settings import Settings
 
+# Dependencies that do no I/O are ``async`` so FastAPI runs them inline
+# instead of handing each to a worker thread (that hand-off costs more than
+# they do, on every request).
 
-def get_settings(request: Request) -> Settings:
+
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -88,21 +92,25 @@ def get_principal(
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-def require_ci_key(principal: PrincipalDep) -> CIKey:
+async def require_ci_key(principal: PrincipalDep) -> CIKey:
     if not isinstance(principal, CIKey):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "this endpoint takes a CI API key")
     return principal
 
 
-def require_admin(principal: PrincipalDep) -> Administrator:
+def _administrator(principal: Principal) -> Administrator:
     if not isinstance(principal, Administrator):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "this endpoint takes the admin token")
     return principal
 
 
-def require_reader(principal: PrincipalDep) -> Administrator:
+async def require_admin(principal: PrincipalDep) -> Administrator:
+    return _administrator(principal)
+
+
+async def require_reader(principal: PrincipalDep) -> Administrator:
     """Readers of the read API. CI keys never read alerts or other integrations."""
-    return require_admin(principal)
+    return _administrator(principal)
 
 
 CIKeyDep = Annotated[CIKey, Depends(require_ci_key)]
@@ -110,7 +118,7 @@ AdminDep = Annotated[Administrator, Depends(require_admin)]
 ReaderDep = Annotated[Administrator, Depends(require_reader)]
 
 
-def get_outbox_waker(request: Request) -> Callable[[], None]:
+async def get_outbox_waker(request: Request) -> Callable[[], None]:
     """Wakes this replica's outbox sender; call it after committing queued messages."""
     sender: Sender | None = getattr(request.app.state, "sender", None)
     return sender.wake if sender is not None else _nothing

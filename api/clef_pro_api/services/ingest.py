@@ -70,6 +70,7 @@ def ingest(session: Session, integration_id: str, reports: Sequence[Report]) -> 
         )
     }
 
+    stored_before = set(existing)
     result = IngestResult(reports=[])
     last_changed = False
     for report in reports:
@@ -84,7 +85,13 @@ def ingest(session: Session, integration_id: str, reports: Sequence[Report]) -> 
     ):
         integration.head_report_id = candidate.id
         result.head = candidate
-        result.events = _apply_lifecycle(session, integration, candidate, reports[-1])
+        result.events = _apply_lifecycle(
+            session,
+            integration,
+            candidate,
+            reports[-1],
+            resubmitted=candidate.commit_sha in stored_before,
+        )
         result.notifications = outbox.enqueue(
             session, integration, config, candidate, result.events
         )
@@ -129,7 +136,12 @@ def _is_new_head(
 
 
 def _apply_lifecycle(
-    session: Session, integration: models.Integration, row: models.Report, report: Report
+    session: Session,
+    integration: models.Integration,
+    row: models.Report,
+    report: Report,
+    *,
+    resubmitted: bool,
 ) -> list[AppliedEvent]:
     open_alerts = {
         alert.id: alert
@@ -149,12 +161,17 @@ def _apply_lifecycle(
         ),
         report,
     )
-    recorded = {
-        event.alert_id: event
-        for event in session.scalars(
-            select(models.AlertEventRow).where(models.AlertEventRow.report_id == row.id)
-        )
-    }
+    # Only a corrected resubmission of a commit can have events already.
+    recorded = (
+        {
+            event.alert_id: event
+            for event in session.scalars(
+                select(models.AlertEventRow).where(models.AlertEventRow.report_id == row.id)
+            )
+        }
+        if resubmitted
+        else {}
+    )
     now = utcnow()
     applied: list[AppliedEvent] = []
     for transition in transitions:
