@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
 from tests.support.postgres import free_port
+from tests.support.processes import spawn_clef_pro, stop_process, wait_until_ok
 
 
 @dataclass
@@ -21,50 +17,16 @@ class OperatorProcess:
     liveness_url: str
 
     def stop(self, *, kill: bool = False) -> None:
-        if self.process.poll() is None:
-            if kill:
-                self.process.kill()
-            else:
-                self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        stop_process(self.process, kill=kill)
 
 
 def start_operator(
     env: dict[str, str], log: Path, namespace: str, *, timeout: float = 60
 ) -> OperatorProcess:
-    port = free_port()
-    liveness = f"http://127.0.0.1:{port}/healthz"
-    inherited = {k: v for k, v in os.environ.items() if not k.startswith("CLEF_PRO_")}
-    with log.open("ab") as sink:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "clef_pro",
-                "operator",
-                "--namespace",
-                namespace,
-                "--liveness",
-                liveness,
-            ],
-            env={**inherited, **env, "PYTHONUNBUFFERED": "1"},
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-    operator = OperatorProcess(process, log, liveness)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the operator exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            if httpx.get(liveness, timeout=2).status_code == 200:
-                return operator
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    operator.stop(kill=True)
-    raise RuntimeError(f"the operator's liveness probe never passed:\n{log.read_text()}")
+    """Starts the operator and waits until its liveness probe passes."""
+    liveness = f"http://127.0.0.1:{free_port()}/healthz"
+    process = spawn_clef_pro(
+        ["operator", "--namespace", namespace, "--liveness", liveness], env, log
+    )
+    wait_until_ok(process, liveness, log, what="clef-pro operator", timeout=timeout)
+    return OperatorProcess(process, log, liveness)
