@@ -7,9 +7,6 @@ no addresses of webhooks, no signing keys.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
@@ -22,6 +19,7 @@ from clef_pro_api import metrics, schemas
 from clef_pro_api.notifications.registry import BackendState
 from clef_pro_api.services import outbox
 from clef_pro_api.services.errors import InvalidParameter, NotFound
+from clef_pro_api.services.paging import decode_cursor, encode_cursor
 from clef_pro_api.services.views import get_integration
 from clef_pro_api.storage import models
 
@@ -112,7 +110,9 @@ def list_notifications(
     page = rows[:limit]
     return schemas.NotificationPage(
         items=_views(session, page, states),
-        next_cursor=_encode_cursor(page[-1]) if len(rows) > limit else None,
+        next_cursor=encode_cursor(page[-1].created_at.isoformat(), page[-1].id)
+        if len(rows) > limit
+        else None,
         delivery=delivery_states(states),
     )
 
@@ -197,19 +197,12 @@ def publish_backlog(session: Session, *, now: datetime) -> None:
     metrics.NOTIFICATION_OLDEST_PENDING_SECONDS.set(backlog.oldest_undelivered_seconds or 0.0)
 
 
-def _encode_cursor(row: models.Notification) -> str:
-    raw = json.dumps([row.created_at.isoformat(), row.id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
 def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    created_at, notification_id = decode_cursor(cursor, str)
     try:
-        created_at, notification_id = json.loads(
-            base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        )
-        parsed = datetime.fromisoformat(created_at)
-    except (ValueError, TypeError, binascii.Error):
+        parsed = datetime.fromisoformat(str(created_at))
+    except ValueError:
         raise InvalidParameter("cursor", "is not one this API returned") from None
-    if not isinstance(notification_id, str) or parsed.tzinfo is None:
+    if parsed.tzinfo is None:
         raise InvalidParameter("cursor", "is not one this API returned")
     return parsed, notification_id

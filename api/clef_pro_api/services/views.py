@@ -7,9 +7,6 @@ step.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections import defaultdict
 from typing import Literal
 
@@ -20,7 +17,8 @@ from clef_pro.domain.config import IntegrationSource
 from clef_pro.domain.lifecycle import AlertStatus
 from clef_pro.domain.severity import HealthStatus
 from clef_pro_api import schemas
-from clef_pro_api.services.errors import Conflict, InvalidParameter, NotFound
+from clef_pro_api.services.errors import Conflict, NotFound
+from clef_pro_api.services.paging import decode_cursor, encode_cursor
 from clef_pro_api.storage import models
 
 #: ``acknowledged``: open alerts someone acknowledged (they are still open).
@@ -172,7 +170,7 @@ def report_history(
     integration = get_integration(session, integration_id)
     query = select(models.Report).where(models.Report.integration_id == integration_id)
     if cursor is not None:
-        timestamp, report_id = _decode_cursor(cursor)
+        timestamp, report_id = decode_cursor(cursor, int)
         query = query.where(
             tuple_(models.Report.commit_timestamp, models.Report.id) < (timestamp, report_id)
         )
@@ -198,25 +196,10 @@ def report_history(
             )
             for row in page
         ],
-        next_cursor=_encode_cursor(page[-1]) if len(rows) > limit else None,
+        next_cursor=encode_cursor(page[-1].commit_timestamp, page[-1].id)
+        if len(rows) > limit
+        else None,
     )
-
-
-def _encode_cursor(report: models.Report) -> str:
-    raw = json.dumps([report.commit_timestamp, report.id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[int, str]:
-    try:
-        timestamp, report_id = json.loads(
-            base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        )
-    except (ValueError, TypeError, binascii.Error):
-        raise InvalidParameter("cursor", "is not one this API returned") from None
-    if not isinstance(timestamp, int) or not isinstance(report_id, str):
-        raise InvalidParameter("cursor", "is not one this API returned")
-    return timestamp, report_id
 
 
 def alert_view(alert: models.Alert) -> schemas.AlertView:
