@@ -9,7 +9,6 @@ the same port (an outage), and can require AUTH.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from email import message_from_bytes, policy
@@ -20,6 +19,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from tests.support.postgres import free_port
+from tests.support.waiting import wait_for
 
 
 @dataclass(frozen=True)
@@ -135,17 +135,18 @@ class SmtpServer:
 
     def wait_for(self, count: int, timeout: float = 20.0) -> list[ReceivedMail]:
         """At least ``count`` mails, polling briefly; fails with what did arrive."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        try:
+            return wait_for(
+                lambda: r if len(r := self.received) >= count else None,
+                timeout=timeout,
+                interval=0.02,
+            )
+        except AssertionError:
             received = self.received
-            if len(received) >= count:
-                return received
-            time.sleep(0.02)
-        received = self.received
-        raise AssertionError(
-            f"expected {count} mails within {timeout}s, got {len(received)}: "
-            f"{[mail.subject for mail in received]}"
-        )
+            raise AssertionError(
+                f"expected {count} mails within {timeout}s, got {len(received)}: "
+                f"{[mail.subject for mail in received]}"
+            ) from None
 
     def env(self) -> dict[str, str]:
         """Settings that point a ``clef-pro serve`` process at this server."""

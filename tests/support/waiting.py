@@ -9,7 +9,9 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-def wait_for(probe: Callable[[], T | None], *, timeout: float = 30, what: str = "") -> T:
+def wait_for(
+    probe: Callable[[], T | None], *, timeout: float = 30, what: str = "", interval: float = 0.25
+) -> T:
     """Poll ``probe`` until it returns something truthy; fail after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while True:
@@ -18,4 +20,4 @@ def wait_for(probe: Callable[[], T | None], *, timeout: float = 30, what: str = 
             return value
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what or probe}")
-        time.sleep(0.25)
+        time.sleep(interval)

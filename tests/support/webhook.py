@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.support.waiting import wait_for
+
 
 @dataclass(frozen=True)
 class ReceivedRequest:
@@ -90,13 +92,12 @@ class WebhookReceiver:
             return list(self._received)
 
     def wait_for(self, count: int, timeout: float = 20.0) -> list[ReceivedRequest]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            received = self.received
-            if len(received) >= count:
-                return received
-            time.sleep(0.02)
-        raise AssertionError(f"expected {count} webhook requests, got {len(self.received)}")
+        return wait_for(
+            lambda: r if len(r := self.received) >= count else None,
+            timeout=timeout,
+            interval=0.02,
+            what=f"{count} webhook requests",
+        )
 
     @contextmanager
     def running(self) -> Iterator[WebhookReceiver]:
