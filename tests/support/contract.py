@@ -1,28 +1,20 @@
-"""The contract's example bodies (kept beside the repository, in shared/contract)
+"""The contract's example bodies (the repository's own copies, under
+``tests/fixtures/contract``; ``docs/contract.md`` is the contract they illustrate)
 and builders for reports shaped like them."""
 
 from __future__ import annotations
 
 import copy
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-CONTRACT_DIR = Path(
-    os.environ.get("CLEF_PRO_CONTRACT_DIR", REPO_ROOT.parent / "shared" / "contract")
-)
-EXAMPLES = CONTRACT_DIR / "examples"
+EXAMPLES = REPO_ROOT / "tests" / "fixtures" / "contract"
 
 
 def example(name: str) -> dict[str, Any]:
-    path = EXAMPLES / name
-    if not path.exists():
-        raise FileNotFoundError(
-            f"contract example {path} not found; set CLEF_PRO_CONTRACT_DIR to the contract folder"
-        )
-    loaded: dict[str, Any] = json.loads(path.read_text())
+    loaded: dict[str, Any] = json.loads((EXAMPLES / name).read_text())
     return loaded
 
 
