@@ -15,6 +15,8 @@ import platformdirs
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from clef_pro.domain.destinations import IPNetwork, parse_networks
+
 
 def _default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("clef-pro", appauthor=False))
@@ -77,9 +79,16 @@ class Settings(BaseSettings):
     #: Implicit TLS from the first byte (SMTPS, usually port 465).
     smtp_tls: bool = False
     smtp_timeout_seconds: Annotated[float, Field(gt=0, le=600)] = 30.0
-    #: Allow ``http://`` webhook URLs (tests and local receivers only).
+    #: Allow ``http://`` URLs for webhook, Slack, Teams and PagerDuty channels
+    #: (tests and local receivers only; Alertmanager may always use http).
     webhook_allow_http: bool = False
+    #: Per request of every HTTP backend (webhook, Slack, Teams, PagerDuty, Alertmanager).
     webhook_timeout_seconds: Annotated[float, Field(gt=0, le=600)] = 10.0
+    #: Internal ranges (CIDRs, comma-separated) that HTTP channels may reach.
+    #: Empty: every loopback, private, link-local, unique-local, CGNAT,
+    #: multicast and reserved destination is refused (cloud metadata services
+    #: and the Kubernetes API server always are).
+    notify_allowed_networks: Annotated[tuple[str, ...], NoDecode] = ()
     #: Run the outbox sender in this replica (every replica may; they never
     #: send the same message twice at once).
     notify_sender: bool = True
@@ -168,7 +177,7 @@ class Settings(BaseSettings):
     #: Seconds a SubjectAccessReview verdict is reused (``kubernetes`` mode).
     access_review_cache_seconds: Annotated[float, Field(ge=0, le=600)] = 10.0
 
-    @field_validator("proxy_trusted_addresses", mode="before")
+    @field_validator("notify_allowed_networks", "proxy_trusted_addresses", mode="before")
     @classmethod
     def _networks(cls, value: object) -> object:
         if isinstance(value, str):
@@ -177,6 +186,10 @@ class Settings(BaseSettings):
             # Refuse a typo at start-up rather than trusting nobody (or everybody).
             return tuple(str(ipaddress.ip_network(str(part), strict=False)) for part in value)
         return value
+
+    @property
+    def allowed_networks(self) -> tuple[IPNetwork, ...]:
+        return parse_networks(self.notify_allowed_networks)
 
     @property
     def session_secret_value(self) -> str | None:

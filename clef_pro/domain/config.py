@@ -8,7 +8,9 @@ two sides from drifting apart.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Final, Literal, Self
+import re
+from datetime import timedelta
+from typing import Annotated, Any, ClassVar, Final, Literal, Self
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -29,6 +31,7 @@ from pydantic import (
 )
 
 from clef_pro.domain.apikeys import SHA256_HEX_PATTERN
+from clef_pro.domain.durations import DURATION_PATTERN, parse_duration
 from clef_pro.domain.severity import Severity
 from clef_pro.domain.wire import RuleId, Text200, WireModel
 
@@ -77,16 +80,59 @@ def _http_url(value: str) -> str:
 #: Pass as serialisation context to write secrets out (only to storage, never to a reader).
 REVEAL_SECRETS: Final = "reveal_secrets"
 
+#: PagerDuty's Events API v2 endpoint (``https://events.eu.pagerduty.com/v2/enqueue``
+#: for accounts in the EU service region).
+PAGERDUTY_EVENTS_URL: Final = "https://events.pagerduty.com/v2/enqueue"
 
-class EmailChannel(ConfigModel):
+
+def _duration(value: str) -> str:
+    if parse_duration(value) <= timedelta(0):
+        raise ValueError("must be longer than zero")
+    return value
+
+
+Duration = Annotated[
+    str, Field(strict=True, max_length=32, pattern=DURATION_PATTERN), AfterValidator(_duration)
+]
+#: A URL that may carry credentials: kept for delivery, never shown or logged.
+SecretUrl = Annotated[
+    str, Field(strict=True, max_length=2048, repr=False), AfterValidator(_http_url)
+]
+
+
+def _reveal(value: SecretStr, info: FieldSerializationInfo) -> str | SecretStr:
+    context = info.context
+    if isinstance(context, dict) and context.get(REVEAL_SECRETS):
+        return value.get_secret_value()
+    return value if info.mode == "python" else str(value)
+
+
+class ChannelBase(ConfigModel):
+    """What every channel says about which alerts it wants, and how often."""
+
+    #: Channels that mirror each alert's state at the destination (an incident
+    #: that is triggered, acknowledged and resolved) rather than tell people of
+    #: reports: they hear of acknowledgements and always of resolutions.
+    mirrors_alert_state: ClassVar[bool] = False
+
     name: ObjectName
-    type: Literal["email"] = "email"
-    to: Annotated[list[EmailStr], Field(min_length=1, max_length=50)]
     min_severity: Severity = Severity.WARNING
     send_resolved: StrictBool = False
+    #: Re-notify a recurring, unacknowledged alert at most this often (absent:
+    #: on every report, as the spec says). Alertmanager's ``repeat_interval``.
+    repeat_interval: Duration | None = None
+
+    @property
+    def repeat_every(self) -> timedelta | None:
+        return parse_duration(self.repeat_interval) if self.repeat_interval else None
 
 
-class WebhookChannel(ConfigModel):
+class EmailChannel(ChannelBase):
+    type: Literal["email"] = "email"
+    to: Annotated[list[EmailStr], Field(min_length=1, max_length=50)]
+
+
+class WebhookChannel(ChannelBase):
     """A generic HTTPS webhook: a signed JSON body per (report, channel).
 
     The operator resolves the URL and the signing key from Kubernetes Secrets
@@ -96,23 +142,96 @@ class WebhookChannel(ConfigModel):
     masked unless the caller asks for :data:`REVEAL_SECRETS`.
     """
 
-    name: ObjectName
     type: Literal["webhook"]
-    url: Annotated[str, Field(strict=True, max_length=2048, repr=False), AfterValidator(_http_url)]
+    url: SecretUrl
     signing_key: Annotated[SecretStr, Field(min_length=16, max_length=1024)]
-    min_severity: Severity = Severity.WARNING
-    send_resolved: StrictBool = False
 
     @field_serializer("signing_key", when_used="always")
     def _serialize_key(self, value: SecretStr, info: FieldSerializationInfo) -> str | SecretStr:
-        context = info.context
-        if isinstance(context, dict) and context.get(REVEAL_SECRETS):
-            return value.get_secret_value()
-        return value if info.mode == "python" else str(value)
+        return _reveal(value, info)
 
+
+class SlackChannel(ChannelBase):
+    """A Slack incoming webhook (its URL is the credential): Block Kit messages."""
+
+    type: Literal["slack"]
+    url: SecretUrl
+
+
+class TeamsChannel(ChannelBase):
+    """A Microsoft Teams workflow (or incoming) webhook: Adaptive Card messages."""
+
+    type: Literal["teams"]
+    url: SecretUrl
+
+
+def _routing_key(value: SecretStr) -> SecretStr:
+    if not re.fullmatch(r"[A-Za-z0-9_+/=-]+", value.get_secret_value()):
+        raise ValueError("must be a PagerDuty integration key (letters and digits)")
+    return value
+
+
+class PagerDutyChannel(ChannelBase):
+    """PagerDuty Events API v2: one PagerDuty alert per Clef Pro alert."""
+
+    mirrors_alert_state: ClassVar[bool] = True
+
+    type: Literal["pagerduty"]
+    #: The integration (routing) key of a PagerDuty service's Events API v2 integration.
+    routing_key: Annotated[
+        SecretStr, Field(min_length=1, max_length=128), AfterValidator(_routing_key)
+    ]
+    url: Annotated[str, Field(strict=True, max_length=2048), AfterValidator(_http_url)] = (
+        PAGERDUTY_EVENTS_URL
+    )
+
+    @field_serializer("routing_key", when_used="always")
+    def _serialize_key(self, value: SecretStr, info: FieldSerializationInfo) -> str | SecretStr:
+        return _reveal(value, info)
+
+
+class AlertmanagerChannel(ChannelBase):
+    """Prometheus Alertmanager (API v2): open alerts pushed as Prometheus-style alerts.
+
+    ``url`` is Alertmanager's base URL (``http://alertmanager.monitoring.svc:9093``,
+    with ``user:password@`` for basic auth). Every open alert is pushed again at
+    least every ``resend_interval`` with an ``endsAt`` four intervals ahead, as
+    Prometheus does, so an alert stays active exactly while it is open here and
+    ends by itself if Clef Pro goes away. Alertmanager repeats notifications by
+    its own ``repeat_interval``, so the channel has none.
+    """
+
+    mirrors_alert_state: ClassVar[bool] = True
+
+    type: Literal["alertmanager"]
+    url: SecretUrl
+    resend_interval: Duration = "1h"
+
+    @model_validator(mode="after")
+    def _no_repeat_interval(self) -> Self:
+        if self.repeat_interval is not None:
+            raise ValueError(
+                "an alertmanager channel has no repeatInterval: Alertmanager's own "
+                "repeat_interval decides how often people are notified"
+            )
+        return self
+
+    @property
+    def resend_every(self) -> timedelta:
+        return parse_duration(self.resend_interval)
+
+
+AnyChannel = (
+    EmailChannel
+    | WebhookChannel
+    | SlackChannel
+    | TeamsChannel
+    | PagerDutyChannel
+    | AlertmanagerChannel
+)
 
 #: Channel types the config accepts; a body without ``type`` is an email channel.
-CHANNEL_TYPES: Final = ("email", "webhook")
+CHANNEL_TYPES: Final = ("email", "webhook", "slack", "teams", "pagerduty", "alertmanager")
 
 
 def _channel_type(value: Any) -> str | None:
@@ -124,11 +243,16 @@ def _channel_type(value: Any) -> str | None:
 
 
 Channel = Annotated[
-    Annotated[EmailChannel, Tag("email")] | Annotated[WebhookChannel, Tag("webhook")],
+    Annotated[EmailChannel, Tag("email")]
+    | Annotated[WebhookChannel, Tag("webhook")]
+    | Annotated[SlackChannel, Tag("slack")]
+    | Annotated[TeamsChannel, Tag("teams")]
+    | Annotated[PagerDutyChannel, Tag("pagerduty")]
+    | Annotated[AlertmanagerChannel, Tag("alertmanager")],
     Discriminator(
         _channel_type,
         custom_error_type="channel_type",
-        custom_error_message="type must be one of: email, webhook",
+        custom_error_message=f"type must be one of: {', '.join(CHANNEL_TYPES)}",
     ),
 ]
 
@@ -159,6 +283,9 @@ class IntegrationConfig(ConfigModel):
     api_keys: Annotated[list[ApiKeyHash], Field(max_length=20)] = Field(default_factory=list)
     policies: Annotated[list[PolicyRule], Field(max_length=500)] = Field(default_factory=list)
     channels: Annotated[list[Channel], Field(max_length=50)] = Field(default_factory=list)
+    #: When no report on a tracked branch arrives for this long, the
+    #: integration-level alert ``clef-pro/silent`` opens (absent: never).
+    expect_reports_every: Duration | None = None
 
     @model_validator(mode="after")
     def _channel_names_are_unique(self) -> Self:
@@ -171,11 +298,23 @@ class IntegrationConfig(ConfigModel):
     def tracks(self, branch: str) -> bool:
         return not self.tracked_branches or branch in self.tracked_branches
 
-    def channel(self, name: str) -> EmailChannel | WebhookChannel | None:
+    def channel(self, name: str) -> AnyChannel | None:
         return next((channel for channel in self.channels if channel.name == name), None)
 
+    @property
+    def silent_after(self) -> timedelta | None:
+        return parse_duration(self.expect_reports_every) if self.expect_reports_every else None
+
+    def destinations(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """Every URL a channel sends to, with its location in the document."""
+        return [
+            (("channels", index, "url"), channel.url)
+            for index, channel in enumerate(self.channels)
+            if not isinstance(channel, EmailChannel)
+        ]
+
     def document(self) -> dict[str, Any]:
-        """The whole config as JSON with its secrets (webhook signing keys): what
+        """The whole config as JSON with its secrets (signing and routing keys): what
         the operator sends and the service keeps. Plain ``model_dump`` masks them,
         and a masked key is refused by validation, so a mistake fails loudly."""
         return self.model_dump(mode="json", by_alias=True, context={REVEAL_SECRETS: True})

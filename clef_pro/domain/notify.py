@@ -272,16 +272,26 @@ class RetryPolicy:
         return float(min(self.max_seconds, self.base_seconds * 2**exponent))
 
     def after_failure(
-        self, attempts_made: int, *, permanent: bool, random: Callable[[], float]
+        self,
+        attempts_made: int,
+        *,
+        permanent: bool,
+        random: Callable[[], float],
+        retry_after: float | None = None,
     ) -> RetryAt | GiveUp:
         """What to do after the ``attempts_made``-th attempt failed.
 
         ``random`` returns a float in ``[0, 1)`` (``random.random`` in the
-        service, a fixed function in tests).
+        service, a fixed function in tests). ``retry_after`` is how long the
+        destination asked us to wait (a 429's ``Retry-After``): the retry
+        comes no sooner, whatever the backoff would say.
         """
         if permanent:
             return GiveUp("the destination refused the message permanently")
         if attempts_made >= self.max_attempts:
             return GiveUp(f"gave up after {attempts_made} attempts")
         fraction = min(max(random(), 0.0), 1.0)
-        return RetryAt(self.ceiling(attempts_made) * fraction)
+        delay = self.ceiling(attempts_made) * fraction
+        if retry_after is not None:
+            delay = max(delay, retry_after)
+        return RetryAt(delay)

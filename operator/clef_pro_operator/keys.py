@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -147,17 +146,4 @@ def plan_keys(
         minted=minted,
         rotated=rotated,
         next_expiry=min((key.expires_at for key in retiring), default=None),
-    )
-
-
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-
-
-def parse_duration(text: str) -> timedelta:
-    """``1h30m``, ``90s``, ``250ms`` -> timedelta, as Kubernetes writes durations."""
-    if not re.fullmatch(f"(?:{_DURATION_PART.pattern})+", text):
-        raise ValueError(f"not a duration like 24h or 1h30m: {text!r}")
-    return timedelta(
-        seconds=sum(float(n) * _UNIT_SECONDS[u] for n, u in _DURATION_PART.findall(text))
     )

@@ -20,8 +20,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from clef_pro.domain.config import IntegrationSource
+from clef_pro.domain.durations import parse_duration
 from clef_pro_operator import conditions
-from clef_pro_operator.keys import parse_duration, plan_keys
+from clef_pro_operator.keys import plan_keys
 from clef_pro_operator.kube import Kube, Owner
 from clef_pro_operator.resolve import (
     Named,

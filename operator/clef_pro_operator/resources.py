@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from pydantic.alias_generators import to_camel
 
 from clef_pro.domain.config import INTEGRATION_ID_PATTERN
+from clef_pro.domain.durations import DURATION_PATTERN
 
 GROUP = "pro.clef.sh"
 VERSION = "v1alpha1"
@@ -28,7 +29,7 @@ API_VERSION = f"{GROUP}/{VERSION}"
 CATEGORY = "clef"
 
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
-DURATION = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"
+DURATION = DURATION_PATTERN
 SeverityName = Literal["info", "warning", "critical"]
 
 

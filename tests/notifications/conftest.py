@@ -25,9 +25,14 @@ FAST: dict[str, Any] = {
     "notify_lease_seconds": 10.0,
     "smtp_from": "Clef Pro <alerts@clef.example>",
     "public_url": "https://clef.example",
+    # The test receivers listen on loopback, which is refused unless allowed.
+    "notify_allowed_networks": ("127.0.0.0/8",),
 }
 #: The same, for real ``clef-pro serve`` processes.
-FAST_ENV: dict[str, str] = {f"CLEF_PRO_{name.upper()}": str(value) for name, value in FAST.items()}
+FAST_ENV: dict[str, str] = {
+    f"CLEF_PRO_{name.upper()}": ",".join(value) if isinstance(value, tuple) else str(value)
+    for name, value in FAST.items()
+}
 
 
 @pytest.fixture

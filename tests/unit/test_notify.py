@@ -317,9 +317,9 @@ def test_an_email_channel_needs_no_type_and_an_unknown_type_is_named() -> None:
         {"displayName": "x", "channels": [{"name": "team", "to": ["t@acme.com"]}]}
     )
     assert isinstance(config.channels[0], EmailChannel)
-    with pytest.raises(ValidationError, match="type must be one of: email, webhook"):
+    with pytest.raises(ValidationError, match="type must be one of: email, webhook, slack"):
         IntegrationConfig.model_validate(
-            {"displayName": "x", "channels": [{"name": "s", "type": "slack"}]}
+            {"displayName": "x", "channels": [{"name": "s", "type": "matrix"}]}
         )
 
 

@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from clef_pro.domain import apikeys
+from clef_pro.domain.durations import parse_duration
 from clef_pro_operator.keys import (
     RETIRING_ANNOTATION,
     ROTATION_ANNOTATION_PREFIX,
-    parse_duration,
     plan_keys,
     read_retiring,
 )

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar, Protocol
 
-from clef_pro.domain.config import EmailChannel, WebhookChannel
+from clef_pro.domain.config import AnyChannel
 from clef_pro.domain.notify import Digest
 
 
@@ -20,7 +20,7 @@ class Delivery:
     #: 1 for the first attempt.
     attempt: int
     created_at: datetime
-    channel: EmailChannel | WebhookChannel
+    channel: AnyChannel
     digest: Digest
 
 
@@ -31,11 +31,16 @@ class DeliveryError(Exception):
     exist, the endpoint refuses the request): the message is marked dead at
     once instead of being retried. The text is recorded with the attempt and
     shown by the read API, so it must never carry a secret or a webhook URL.
+    ``retry_after`` is the destination's own wish (``Retry-After``, in seconds):
+    the next attempt comes no sooner.
     """
 
-    def __init__(self, message: str, *, permanent: bool = False) -> None:
+    def __init__(
+        self, message: str, *, permanent: bool = False, retry_after: float | None = None
+    ) -> None:
         super().__init__(message)
         self.permanent = permanent
+        self.retry_after = retry_after
 
 
 class Backend(Protocol):

@@ -67,5 +67,6 @@ def build_backends(settings: Settings) -> dict[str, Backend]:
             links,
             timeout_seconds=settings.webhook_timeout_seconds,
             allow_http=settings.webhook_allow_http,
+            allowed_networks=settings.allowed_networks,
         )
     return backends

@@ -6,30 +6,29 @@ plus links to the dashboard. Every request carries the signature headers of
 id, which stays the same on every retry so a receiver can drop repeats
 (delivery is at-least-once).
 
-A 2xx is delivered. 408, 425, 429 and 5xx are retried, as are network
-errors; any other status is permanent and the message is marked dead at once.
+Requests go through the guarded client of :mod:`.outbound` (no internal
+destinations unless allow-listed); :mod:`.http` says which answers are retried.
 URLs are never put in an error text or a log line: they often carry tokens.
 """
 
 from __future__ import annotations
 
-import json
-import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Final
-from urllib.parse import urlsplit
 
 import httpx
 
 from clef_pro.domain.config import WebhookChannel
+from clef_pro.domain.destinations import IPNetwork
 from clef_pro.domain.notify import subject
 from clef_pro.domain.signature import DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from clef_pro_api.notifications.backend import Delivery, DeliveryError
+from clef_pro_api.notifications.http import json_body, post, require_scheme
+from clef_pro_api.notifications.outbound import guarded_client
 from clef_pro_api.notifications.render import Links
 
 EVENT_TYPE: Final = "clef-pro.alerts"
-_RETRIED_STATUSES: Final = frozenset({408, 425, 429})
 
 
 def webhook_body(delivery: Delivery, links: Links) -> dict[str, Any]:
@@ -48,26 +47,6 @@ def webhook_body(delivery: Delivery, links: Links) -> dict[str, Any]:
     }
 
 
-class _OriginOnly(logging.Filter):
-    """httpx logs every request's full URL at INFO; a webhook URL's path and
-    query are credentials, so only its origin may reach a log."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        args = record.args
-        if (
-            isinstance(args, tuple)
-            and len(args) > 1
-            and isinstance(args[1], httpx.URL)
-            and str(record.msg).startswith("HTTP Request:")
-        ):
-            url = args[1]
-            record.args = (args[0], f"{url.scheme}://{url.host}:{url.port or ''}/…", *args[2:])
-        return True
-
-
-_REDACTION = _OriginOnly()
-
-
 class WebhookBackend:
     channel_type: ClassVar[str] = "webhook"
 
@@ -77,30 +56,23 @@ class WebhookBackend:
         *,
         timeout_seconds: float,
         allow_http: bool = False,
+        allowed_networks: Sequence[IPNetwork] = (),
         clock: Callable[[], float] = time.time,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        logging.getLogger("httpx").addFilter(_REDACTION)  # idempotent: one filter object
         self._links = links
         self._allow_http = allow_http
         self._clock = clock
-        self._client = httpx.AsyncClient(
-            timeout=timeout_seconds, follow_redirects=False, transport=transport
+        self._client = guarded_client(
+            allowed_networks, timeout_seconds=timeout_seconds, transport=transport
         )
 
     async def send(self, delivery: Delivery) -> None:
         channel = delivery.channel
         if not isinstance(channel, WebhookChannel):
             raise DeliveryError("not a webhook channel", permanent=True)
-        scheme = urlsplit(channel.url).scheme
-        if scheme != "https" and not self._allow_http:
-            raise DeliveryError(
-                "the webhook URL is not https:// (CLEF_PRO_WEBHOOK_ALLOW_HTTP is off)",
-                permanent=True,
-            )
-        body = json.dumps(
-            webhook_body(delivery, self._links), separators=(",", ":"), ensure_ascii=False
-        ).encode()
+        require_scheme(channel.url, allow_http=self._allow_http, what="webhook")
+        body = json_body(webhook_body(delivery, self._links))
         timestamp = int(self._clock())
         headers = {
             "Content-Type": "application/json",
@@ -111,21 +83,7 @@ class WebhookBackend:
                 channel.signing_key.get_secret_value().encode(), timestamp, body
             ),
         }
-        try:
-            response = await self._client.post(channel.url, content=body, headers=headers)
-        except httpx.TimeoutException:
-            raise DeliveryError("the webhook endpoint timed out") from None
-        except httpx.HTTPError as error:
-            # The exception's text may contain the URL; its type does not.
-            kind = type(error).__name__
-            raise DeliveryError(f"cannot reach the webhook endpoint ({kind})") from None
-        status = response.status_code
-        if 200 <= status < 300:
-            return
-        raise DeliveryError(
-            f"the webhook endpoint answered HTTP {status}",
-            permanent=status < 500 and status not in _RETRIED_STATUSES,
-        )
+        await post(self._client, channel.url, body, headers, what="webhook")
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
+from fastapi.exceptions import RequestValidationError
 from starlette import status
 
 from clef_pro.domain.config import INTEGRATION_ID_PATTERN, IntegrationConfig
+from clef_pro.domain.destinations import IPNetwork, url_refusal
 from clef_pro_api import schemas
-from clef_pro_api.deps import AdminDep, SessionDep
+from clef_pro_api.deps import AdminDep, SessionDep, SettingsDep
 from clef_pro_api.services import integrations, views
 
 router = APIRouter(prefix="/admin/v1/integrations", tags=["config (operator)"])
@@ -27,14 +29,37 @@ def put_integration(
     config: IntegrationConfig,
     _admin: AdminDep,
     session: SessionDep,
+    settings: SettingsDep,
     response: Response,
 ) -> schemas.ConfigStored:
-    """Create or replace an integration's whole resolved config (idempotent)."""
+    """Create or replace an integration's whole resolved config (idempotent).
+
+    A channel URL whose host is an obviously internal literal or name is
+    refused here (422 naming the field); every other destination is checked
+    on the address it resolves to when a message is sent."""
+    _refuse_internal_destinations(config, settings.allowed_networks)
     created = integrations.upsert(session, integration_id, config)
     session.commit()
     if created:
         response.status_code = status.HTTP_201_CREATED
     return schemas.ConfigStored(integration_id=integration_id, created=created)
+
+
+def _refuse_internal_destinations(
+    config: IntegrationConfig, allowed: tuple[IPNetwork, ...]
+) -> None:
+    errors = [
+        {
+            "loc": ("body", *location),
+            "msg": f"must not point at {why}; internal receivers need their range in "
+            "CLEF_PRO_NOTIFY_ALLOWED_NETWORKS",
+            "type": "value_error",
+        }
+        for location, url in config.destinations()
+        if (why := url_refusal(url, allowed)) is not None
+    ]
+    if errors:
+        raise RequestValidationError(errors)
 
 
 @router.delete("/{integration_id}", status_code=status.HTTP_204_NO_CONTENT)

@@ -218,7 +218,9 @@ class Sender:
         try:
             await self._backends[claim.channel_type].send(delivery)
         except DeliveryError as error:
-            return outbox.Outcome(claim, str(error), permanent=error.permanent)
+            return outbox.Outcome(
+                claim, str(error), permanent=error.permanent, retry_after=error.retry_after
+            )
         except Exception as error:
             log.exception("notification %s: the backend failed", claim.notification_id)
             return outbox.Outcome(claim, f"unexpected {type(error).__name__} in the backend")

@@ -34,7 +34,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from clef_pro.domain import notify
-from clef_pro.domain.config import EmailChannel, IntegrationConfig, WebhookChannel
+from clef_pro.domain.config import AnyChannel, IntegrationConfig
 from clef_pro.domain.lifecycle import AlertEvent
 from clef_pro.domain.notify import AlertNotice, DeliveryStatus, Digest, GiveUp, RetryPolicy
 from clef_pro.domain.severity import Severity
@@ -156,7 +156,7 @@ class Claim:
     message_id: str
     digest: Digest
     #: ``None`` when the channel is no longer configured (the message cannot go out).
-    channel: EmailChannel | WebhookChannel | None
+    channel: AnyChannel | None
 
 
 def claim_due(
@@ -255,6 +255,8 @@ class Outcome:
     claim: Claim
     error: str | None = None
     permanent: bool = False
+    #: Seconds the destination asked to be left alone (``Retry-After``).
+    retry_after: float | None = None
 
 
 def settle(
@@ -308,7 +310,9 @@ def _move_on(
         row.sent_at = now
         row.last_error = None
         return DeliveryStatus.SENT
-    decision = policy.after_failure(row.attempts, permanent=outcome.permanent, random=random)
+    decision = policy.after_failure(
+        row.attempts, permanent=outcome.permanent, random=random, retry_after=outcome.retry_after
+    )
     if isinstance(decision, GiveUp):
         row.status = DeliveryStatus.DEAD
         row.last_error = f"{error} ({decision.reason})"[:MAX_ERROR_LENGTH]
