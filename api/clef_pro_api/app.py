@@ -11,7 +11,7 @@ from clef_pro_api import dashboard, errors
 from clef_pro_api.kubernetes import TokenReviewer
 from clef_pro_api.limits import BodySizeLimit
 from clef_pro_api.routes import admin, alerts, health, integrations, notifications, reports
-from clef_pro_api.services.delivery import start_sender
+from clef_pro_api.services.delivery import start_checker, start_sender
 from clef_pro_api.settings import Settings
 from clef_pro_api.storage.db import create_db_engine, session_factory
 
@@ -27,7 +27,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # The outbox sender lives as long as the app: every replica delivers.
         sender = start_sender(settings, running.state.sessions)
         running.state.sender = sender
+        # Acknowledgements that run out, silent integrations, Alertmanager refreshes.
+        checker = start_checker(settings, running.state.sessions, sender)
         yield
+        await checker.stop()
         if sender is not None:
             await sender.stop()
         engine.dispose()

@@ -7,12 +7,13 @@ views the service derives for readers, camelCase like the contract.
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from clef_pro.domain.durations import DURATION_PATTERN, parse_duration
 from clef_pro.domain.severity import HealthStatus, Severity
 
 
@@ -134,12 +135,29 @@ class AlertView(ApiModel):
     acknowledged: bool
     acknowledged_by: str | None
     acknowledged_at: datetime | None
+    #: When the acknowledgement runs out and the alert notifies again; ``null``:
+    #: it lasts while the alert is open.
+    acknowledged_until: datetime | None = None
     introduced_by_commit: str
     resolved_by_commit: str | None
     last_seen_commit: str
     opened_at: datetime
     resolved_at: datetime | None
     updated_at: datetime
+
+
+class AcknowledgeRequest(ApiModel):
+    """Optional body of an acknowledgement."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    #: Silence notifications for this long (``4h``, ``7d`` is ``168h``), then
+    #: notify again. Absent: for as long as the alert is open.
+    acknowledge_for: Annotated[str, Field(pattern=DURATION_PATTERN, max_length=32)] | None = None
+
+    @property
+    def duration(self) -> timedelta | None:
+        return parse_duration(self.acknowledge_for) if self.acknowledge_for else None
 
 
 class AlertList(ApiModel):
@@ -175,7 +193,9 @@ class NotifiedAlert(ApiModel):
 class NotificationView(ApiModel):
     id: str
     integration_id: str
-    report_id: str
+    #: ``null`` for a message no report caused (an acknowledgement, its expiry,
+    #: a silent integration, an Alertmanager refresh).
+    report_id: str | None
     commit_sha: str
     channel: NotificationChannelRef
     #: ``pending``, ``sending``, ``sent``, ``retrying`` or ``dead``.

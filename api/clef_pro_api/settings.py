@@ -95,6 +95,9 @@ class Settings(BaseSettings):
     #: How often an idle sender looks for due messages (it is also woken at once
     #: by reports that queue messages in its own replica).
     notify_poll_seconds: Annotated[float, Field(gt=0, le=3600)] = 1.0
+    #: How often a replica looks for what time alone changes: acknowledgements
+    #: that ran out, integrations gone silent, Alertmanager alerts to push again.
+    notify_check_seconds: Annotated[float, Field(gt=0, le=3600)] = 15.0
     #: Messages claimed per round, and delivered concurrently, by one replica.
     notify_batch_size: Annotated[int, Field(ge=1, le=1000)] = 20
     #: Attempts before a message is marked dead (kept and shown, never deleted).

@@ -114,6 +114,9 @@ class ChannelBase(ConfigModel):
     #: that is triggered, acknowledged and resolved) rather than tell people of
     #: reports: they hear of acknowledgements and always of resolutions.
     mirrors_alert_state: ClassVar[bool] = False
+    #: Destinations that keep their own copy of every open alert (Alertmanager):
+    #: refreshed by every report, acknowledged or not.
+    mirrors_open_alerts: ClassVar[bool] = False
 
     name: ObjectName
     min_severity: Severity = Severity.WARNING
@@ -202,6 +205,7 @@ class AlertmanagerChannel(ChannelBase):
     """
 
     mirrors_alert_state: ClassVar[bool] = True
+    mirrors_open_alerts: ClassVar[bool] = True
 
     type: Literal["alertmanager"]
     url: SecretUrl

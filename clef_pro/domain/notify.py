@@ -12,7 +12,16 @@ HEAD report causes and each notification channel of the integration:
 and a channel's minimum severity filters all of them: a channel set to
 ``critical`` never receives a warning. The acknowledged flag that counts is the
 one at the time the report is processed, so an acknowledgement silences every
-later report.
+later report (until it expires, when the alert notifies again).
+
+A channel's ``repeatInterval`` spaces out the recurring notices of one alert:
+at most one per interval, counted from the last time that channel was told of
+it (Alertmanager's ``repeat_interval``). Channels that mirror alert state at
+the destination (PagerDuty incidents, Alertmanager alerts) also hear of
+acknowledgements, and hear of every resolution of an alert they were told of,
+since otherwise their copy would stay open forever; Alertmanager, which keeps
+its own copy of every open alert, gets every recurring alert, acknowledged or
+not, and decides itself whom to notify.
 
 Everything here is pure (no clock, no randomness of its own, no I/O), so the
 whole policy is tested in microseconds and the service only moves rows.
@@ -24,6 +33,7 @@ import enum
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any, Final, Protocol
 
 from clef_pro.domain.lifecycle import AlertEvent
@@ -50,10 +60,22 @@ class ChannelRules(Protocol):
     """What a channel says about which alerts it wants (every channel type has it)."""
 
     @property
+    def name(self) -> str: ...
+
+    @property
     def min_severity(self) -> Severity: ...
 
     @property
     def send_resolved(self) -> bool: ...
+
+    @property
+    def repeat_every(self) -> timedelta | None: ...
+
+    @property
+    def mirrors_alert_state(self) -> bool: ...
+
+    @property
+    def mirrors_open_alerts(self) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,9 +95,17 @@ class AlertNotice:
     message: str
     acknowledged: bool = False
     introduced_by_commit: str = ""
+    opened_at: datetime | None = None
+    #: Who acknowledged it (an ``acknowledged`` event, or an acknowledged alert).
+    acknowledged_by: str | None = None
+    #: A recurring notice sent because an acknowledgement ran out.
+    acknowledgement_expired: bool = False
+    #: When each channel (by name) was last told of the alert; what
+    #: ``repeatInterval`` counts from. Used to decide, never sent.
+    last_notified: Mapping[str, datetime] = field(default_factory=dict, compare=False)
 
     def to_payload(self) -> dict[str, Any]:
-        return {
+        payload: dict[str, Any] = {
             "alertId": self.alert_id,
             "event": self.event.value,
             "ruleId": self.rule_id,
@@ -86,6 +116,13 @@ class AlertNotice:
             "acknowledged": self.acknowledged,
             "introducedByCommit": self.introduced_by_commit,
         }
+        if self.opened_at is not None:
+            payload["openedAt"] = self.opened_at.isoformat()
+        if self.acknowledged_by is not None:
+            payload["acknowledgedBy"] = self.acknowledged_by
+        if self.acknowledgement_expired:
+            payload["acknowledgementExpired"] = True
+        return payload
 
     @classmethod
     def from_payload(cls, data: Mapping[str, Any]) -> AlertNotice:
@@ -99,22 +136,47 @@ class AlertNotice:
             message=data["message"],
             acknowledged=bool(data.get("acknowledged", False)),
             introduced_by_commit=data.get("introducedByCommit", ""),
+            opened_at=datetime.fromisoformat(data["openedAt"]) if "openedAt" in data else None,
+            acknowledged_by=data.get("acknowledgedBy"),
+            acknowledgement_expired=bool(data.get("acknowledgementExpired", False)),
         )
 
 
-def qualifies(notice: AlertNotice, channel: ChannelRules) -> bool:
-    """Whether ``channel`` is notified of ``notice`` (the spec's table)."""
+def qualifies(notice: AlertNotice, channel: ChannelRules, now: datetime | None = None) -> bool:
+    """Whether ``channel`` is notified of ``notice`` (the spec's table, see the
+    module docs). ``now`` is when the message is queued: without it, repeat
+    intervals are not applied."""
+    told_before = channel.name in notice.last_notified
+    if notice.event is AlertEvent.ACKNOWLEDGED:
+        return channel.mirrors_alert_state and told_before
+    if notice.event is AlertEvent.RESOLVED and channel.mirrors_alert_state:
+        return told_before
     if not channel.min_severity.admits(notice.severity):
         return False
     if notice.event is AlertEvent.OPENED:
         return True
     if notice.event is AlertEvent.RECURRING:
-        return not notice.acknowledged
+        if channel.mirrors_open_alerts:
+            return True
+        if notice.acknowledged:
+            return False
+        return notice.acknowledgement_expired or not _too_soon(notice, channel, now)
     return channel.send_resolved and not notice.acknowledged
 
 
+def _too_soon(notice: AlertNotice, channel: ChannelRules, now: datetime | None) -> bool:
+    interval = channel.repeat_every
+    last = notice.last_notified.get(channel.name)
+    return interval is not None and now is not None and last is not None and now - last < interval
+
+
 #: New alerts first, then the recurring ones, then (on opted-in channels) resolutions.
-_EVENT_ORDER: Final = {AlertEvent.OPENED: 0, AlertEvent.RECURRING: 1, AlertEvent.RESOLVED: 2}
+_EVENT_ORDER: Final = {
+    AlertEvent.OPENED: 0,
+    AlertEvent.RECURRING: 1,
+    AlertEvent.ACKNOWLEDGED: 2,
+    AlertEvent.RESOLVED: 3,
+}
 
 
 def _reading_order(notice: AlertNotice) -> tuple[int, int, str, str]:
@@ -122,11 +184,16 @@ def _reading_order(notice: AlertNotice) -> tuple[int, int, str, str]:
 
 
 def alerts_for_channel(
-    notices: Iterable[AlertNotice], channel: ChannelRules
+    notices: Iterable[AlertNotice], channel: ChannelRules, now: datetime | None = None
 ) -> tuple[AlertNotice, ...]:
     """The notices ``channel`` receives, in the order a message lists them:
     new first, then recurring, then resolved; most severe first within each."""
-    return tuple(sorted((n for n in notices if qualifies(n, channel)), key=_reading_order))
+    return tuple(sorted((n for n in notices if qualifies(n, channel, now)), key=_reading_order))
+
+
+def counts_as_notified(notice: AlertNotice) -> bool:
+    """Whether telling a channel of ``notice`` restarts its repeat interval."""
+    return notice.event in (AlertEvent.OPENED, AlertEvent.RECURRING)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +202,9 @@ class Digest:
 
     integration_id: str
     integration_name: str
-    report_id: str
+    #: The report that caused the message; ``None`` for what happens between
+    #: reports (an acknowledgement, its expiry, silence, an Alertmanager refresh).
+    report_id: str | None
     commit_sha: str
     branch: str
     alerts: tuple[AlertNotice, ...] = field(default_factory=tuple)
@@ -152,12 +221,16 @@ class Digest:
     def resolved(self) -> int:
         return self._count(AlertEvent.RESOLVED)
 
+    @property
+    def acknowledged(self) -> int:
+        return self._count(AlertEvent.ACKNOWLEDGED)
+
     def _count(self, event: AlertEvent) -> int:
         return sum(1 for notice in self.alerts if notice.event is event)
 
     @property
     def failing(self) -> tuple[AlertNotice, ...]:
-        return tuple(n for n in self.alerts if n.event is not AlertEvent.RESOLVED)
+        return tuple(n for n in self.alerts if n.event in (AlertEvent.OPENED, AlertEvent.RECURRING))
 
     @property
     def highest_severity(self) -> Severity | None:
@@ -168,18 +241,21 @@ class Digest:
     def to_payload(self) -> dict[str, Any]:
         return {
             "integration": {"id": self.integration_id, "displayName": self.integration_name},
-            "report": {"id": self.report_id, "commitSha": self.commit_sha, "branch": self.branch},
+            "report": {"id": self.report_id, "commitSha": self.commit_sha, "branch": self.branch}
+            if self.report_id is not None
+            else None,
             "alerts": [notice.to_payload() for notice in self.alerts],
         }
 
     @classmethod
     def from_payload(cls, data: Mapping[str, Any]) -> Digest:
+        report = data.get("report") or {}
         return cls(
             integration_id=data["integration"]["id"],
             integration_name=data["integration"]["displayName"],
-            report_id=data["report"]["id"],
-            commit_sha=data["report"]["commitSha"],
-            branch=data["report"]["branch"],
+            report_id=report.get("id"),
+            commit_sha=report.get("commitSha", ""),
+            branch=report.get("branch", ""),
             alerts=tuple(AlertNotice.from_payload(item) for item in data["alerts"]),
         )
 
@@ -210,6 +286,7 @@ def subject(digest: Digest) -> str:
     for count, word in (
         (digest.opened, "new"),
         (digest.recurring, "recurring"),
+        (digest.acknowledged, "acknowledged"),
         (digest.resolved, "resolved"),
     ):
         if count:

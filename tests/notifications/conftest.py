@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,6 +13,8 @@ from fastapi.testclient import TestClient
 
 from clef_pro_api.app import create_app
 from clef_pro_api.settings import Settings
+from tests.support.alertmanager import Alertmanager, running_alertmanager
+from tests.support.alertmanager import build as build_alertmanager
 from tests.support.service import ServiceClient
 from tests.support.smtp import SmtpServer
 
@@ -23,6 +26,7 @@ FAST: dict[str, Any] = {
     "smtp_timeout_seconds": 5.0,
     "webhook_timeout_seconds": 5.0,
     "notify_lease_seconds": 10.0,
+    "notify_check_seconds": 0.2,
     "smtp_from": "Clef Pro <alerts@clef.example>",
     "public_url": "https://clef.example",
     # The test receivers listen on loopback, which is refused unless allowed.
@@ -83,3 +87,18 @@ def notifications(client: ServiceClient, integration_id: str, **params: Any) -> 
         f"/api/v1/integrations/{integration_id}/notifications", limit=500, **params
     )["items"]
     return items
+
+
+@pytest.fixture
+def alertmanager(tmp_path: Path) -> Iterator[Alertmanager]:
+    """A real Alertmanager on loopback (built from its Go module if needed)."""
+    with running_alertmanager(tmp_path / "alertmanager") as manager:
+        yield manager
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Build Alertmanager before the first test, outside any per-test timeout."""
+    if session.config.option.collectonly:
+        return
+    if any(item.get_closest_marker("alertmanager") for item in session.items):
+        build_alertmanager()

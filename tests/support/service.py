@@ -70,8 +70,12 @@ class ServiceClient:
         )["items"]
         return items
 
-    def acknowledge(self, alert_id: str) -> dict[str, Any]:
-        response = self.http.post(f"/api/v1/alerts/{alert_id}/acknowledge", headers=admin_headers())
+    def acknowledge(self, alert_id: str, acknowledge_for: str | None = None) -> dict[str, Any]:
+        response = self.http.post(
+            f"/api/v1/alerts/{alert_id}/acknowledge",
+            headers=admin_headers(),
+            json={"acknowledgeFor": acknowledge_for} if acknowledge_for else None,
+        )
         assert response.status_code == 200, response.text
         body: dict[str, Any] = response.json()
         return body

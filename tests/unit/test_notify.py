@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -36,6 +37,10 @@ INFO, WARNING, CRITICAL = Severity.INFO, Severity.WARNING, Severity.CRITICAL
 class Rules:
     min_severity: Severity = INFO
     send_resolved: bool = False
+    name: str = "team"
+    repeat_every: timedelta | None = None
+    mirrors_alert_state: bool = False
+    mirrors_open_alerts: bool = False
 
 
 def notice(

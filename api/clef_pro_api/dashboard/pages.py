@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from clef_pro.domain.config import IntegrationSource
+from clef_pro.domain.durations import parse_duration
 from clef_pro.domain.severity import Severity
 from clef_pro_api import schemas
 from clef_pro_api.dashboard import present, security
@@ -356,7 +357,13 @@ def acknowledge(
     if not gate.may(viewer, "update", source):
         raise _may_not_acknowledge()
     try:
-        alerts.acknowledge(session, alert_id, by=viewer.username, integration_id=integration_id)
+        duration = parse_duration(form["acknowledge_for"]) if form.get("acknowledge_for") else None
+    except ValueError:
+        raise PageError(400, "Not understood", "Choose how long to stop notifications.") from None
+    try:
+        alerts.acknowledge(
+            session, alert_id, by=viewer.username, integration_id=integration_id, duration=duration
+        )
     except NotFound:
         raise PageError(404, "Not found", "This integration has no such alert.") from None
     except Conflict:

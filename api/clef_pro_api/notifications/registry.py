@@ -2,20 +2,28 @@
 
 Email needs an SMTP server (``CLEF_PRO_SMTP_HOST``); without one, email
 messages are still written to the outbox and simply wait there, and both the
-start-up log and the read API say so. Webhooks need no global setting.
+start-up log and the read API say so. The HTTP backends (webhook, Slack,
+Teams, PagerDuty, Alertmanager) need no global setting; they share the
+destination guard and its allow-list (``CLEF_PRO_NOTIFY_ALLOWED_NETWORKS``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from clef_pro.domain.config import CHANNEL_TYPES
+from clef_pro_api.notifications.alertmanager import AlertmanagerBackend
 from clef_pro_api.notifications.backend import Backend
 from clef_pro_api.notifications.email import EmailBackend, SmtpConfig
+from clef_pro_api.notifications.pagerduty import PagerDutyBackend
 from clef_pro_api.notifications.render import Links
+from clef_pro_api.notifications.slack import SlackBackend
+from clef_pro_api.notifications.teams import TeamsBackend
 from clef_pro_api.notifications.webhook import WebhookBackend
 from clef_pro_api.settings import Settings
 
-CHANNEL_TYPES = (EmailBackend.channel_type, WebhookBackend.channel_type)
+HTTP_CHANNEL_TYPES = ("webhook", "slack", "teams", "pagerduty", "alertmanager")
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +48,7 @@ def backend_states(settings: Settings) -> list[BackendState]:
             "notifications are queued but not sent: CLEF_PRO_SMTP_HOST is not set",
         )
     )
-    return [email, BackendState("webhook", True)]
+    return [email, *(BackendState(kind, True) for kind in HTTP_CHANNEL_TYPES)]
 
 
 def build_backends(settings: Settings) -> dict[str, Backend]:
@@ -62,11 +70,28 @@ def build_backends(settings: Settings) -> dict[str, Backend]:
             ),
             links,
         )
-    if "webhook" in enabled:
-        backends["webhook"] = WebhookBackend(
-            links,
-            timeout_seconds=settings.webhook_timeout_seconds,
-            allow_http=settings.webhook_allow_http,
-            allowed_networks=settings.allowed_networks,
-        )
+    timeout = settings.webhook_timeout_seconds
+    allowed = settings.allowed_networks
+    allow_http = settings.webhook_allow_http
+    http: dict[str, Callable[[], Backend]] = {
+        "webhook": lambda: WebhookBackend(
+            links, timeout_seconds=timeout, allow_http=allow_http, allowed_networks=allowed
+        ),
+        "slack": lambda: SlackBackend(
+            links, timeout_seconds=timeout, allow_http=allow_http, allowed_networks=allowed
+        ),
+        "teams": lambda: TeamsBackend(
+            links, timeout_seconds=timeout, allow_http=allow_http, allowed_networks=allowed
+        ),
+        "pagerduty": lambda: PagerDutyBackend(
+            links, timeout_seconds=timeout, allow_http=allow_http, allowed_networks=allowed
+        ),
+        # In-cluster Alertmanagers usually speak plain http: always allowed.
+        "alertmanager": lambda: AlertmanagerBackend(
+            links, timeout_seconds=timeout, allowed_networks=allowed
+        ),
+    }
+    for kind, build in http.items():
+        if kind in enabled:
+            backends[kind] = build()
     return backends

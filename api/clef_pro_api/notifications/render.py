@@ -67,6 +67,7 @@ def _alert(notice: AlertNotice, digest: Digest, links: Links) -> dict[str, Any]:
         "message": notice.message,
         "introduced_by_commit": notice.introduced_by_commit[:12],
         "url": links.alert(digest.integration_id, notice.alert_id),
+        "note": "its acknowledgement ran out" if notice.acknowledgement_expired else "",
     }
 
 
@@ -83,9 +84,17 @@ def template_context(digest: Digest, channel_name: str, links: Links) -> dict[st
         "commit": digest.commit_sha[:12],
         "branch": digest.branch,
         "channel_name": channel_name,
+        "headline": headline(digest),
         "sections": sections,
         "dashboard_url": links.integration(digest.integration_id),
     }
+
+
+def headline(digest: Digest) -> str:
+    """What the message is about: the commit of its report, or that it comes between reports."""
+    if digest.commit_sha:
+        return f"Clef Pro alerts at commit {digest.commit_sha[:12]} ({digest.branch})"
+    return "Clef Pro alerts"
 
 
 def render_email(digest: Digest, channel_name: str, links: Links) -> RenderedEmail:

@@ -5,16 +5,25 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from clef_pro_api import schemas
-from clef_pro_api.deps import ReaderDep, SessionDep
+from clef_pro_api.deps import OutboxWakerDep, ReaderDep, SessionDep
 from clef_pro_api.services import alerts, views
 
 router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
 
 
 @router.post("/{alert_id}/acknowledge", response_model=schemas.AlertView)
-def acknowledge_alert(alert_id: str, reader: ReaderDep, session: SessionDep) -> schemas.AlertView:
-    """Stop notifications for an open alert. It stays open and visible, and
-    still counts as a violation. Idempotent: the first acknowledgement stands."""
-    alert = alerts.acknowledge(session, alert_id, by=reader.name)
+def acknowledge_alert(
+    alert_id: str,
+    reader: ReaderDep,
+    session: SessionDep,
+    waker: OutboxWakerDep,
+    body: schemas.AcknowledgeRequest | None = None,
+) -> schemas.AlertView:
+    """Stop notifications for an open alert, for ``acknowledgeFor`` or while it
+    is open. It stays open and visible, and still counts as a violation.
+    Idempotent: the first acknowledgement stands until it runs out."""
+    duration = body.duration if body is not None else None
+    alert = alerts.acknowledge(session, alert_id, by=reader.name, duration=duration)
     session.commit()
+    waker()  # PagerDuty and Alertmanager channels hear of it
     return views.alert_view(alert)

@@ -27,7 +27,7 @@ from clef_pro.domain.notify import DeliveryStatus, RetryPolicy
 from clef_pro_api import metrics
 from clef_pro_api.notifications.backend import Backend, Delivery, DeliveryError
 from clef_pro_api.notifications.registry import backend_states, build_backends
-from clef_pro_api.services import outbox
+from clef_pro_api.services import checks, outbox
 from clef_pro_api.settings import Settings
 from clef_pro_api.storage.db import transaction
 from clef_pro_api.storage.models import utcnow
@@ -247,6 +247,69 @@ class Sender:
             return outbox.settle(
                 session, outcomes, policy=self._policy, random=self._random, now=self._clock()
             )
+
+
+class Checker:
+    """Runs :func:`checks.run_checks` every ``interval`` seconds, in every replica
+    (whether or not it sends), and wakes the sender when it queued messages."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        *,
+        interval: float,
+        wake: Callable[[], None],
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._sessions = sessions
+        self._interval = interval
+        self._wake = wake
+        self._clock = clock
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="clef-pro-checks")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                result = await asyncio.to_thread(self.run_once)
+            except SQLAlchemyError as error:
+                log.warning("checks: the database failed (%s)", type(error).__name__)
+            except Exception:
+                log.exception("checks: unexpected failure")
+            else:
+                if result.notifications:
+                    self._wake()
+            await asyncio.sleep(self._interval)
+
+    def run_once(self) -> checks.CheckResult:
+        with transaction(self._sessions) as session:
+            result = checks.run_checks(session, now=self._clock())
+        if result.expired_acknowledgements or result.silent_alerts:
+            log.info(
+                "checks: %d acknowledgement(s) ran out, %d silent-integration alert(s) raised",
+                result.expired_acknowledgements,
+                result.silent_alerts,
+            )
+        return result
+
+
+def start_checker(
+    settings: Settings, sessions: sessionmaker[Session], sender: Sender | None
+) -> Checker:
+    checker = Checker(
+        sessions,
+        interval=settings.notify_check_seconds,
+        wake=sender.wake if sender is not None else (lambda: None),
+    )
+    checker.start()
+    return checker
 
 
 def start_sender(settings: Settings, sessions: sessionmaker[Session]) -> Sender | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -83,7 +84,12 @@ def ingest(session: Session, integration_id: str, reports: Sequence[Report]) -> 
         and config.tracks(candidate.branch)
         and _is_new_head(session, integration, candidate)
     ):
+        now = utcnow()
         integration.head_report_id = candidate.id
+        # A report arrived: the integration is not silent (expectReportsEvery).
+        integration.last_head_at = now
+        window = config.silent_after
+        integration.silence_check_at = now + window if window is not None else None
         result.head = candidate
         result.events = _apply_lifecycle(
             session,
@@ -91,9 +97,10 @@ def ingest(session: Session, integration_id: str, reports: Sequence[Report]) -> 
             candidate,
             reports[-1],
             resubmitted=candidate.commit_sha in stored_before,
+            now=now,
         )
         result.notifications = outbox.enqueue(
-            session, integration, config, candidate, result.events
+            session, integration, config, candidate, result.events, now=now
         )
     return result
 
@@ -142,6 +149,7 @@ def _apply_lifecycle(
     report: Report,
     *,
     resubmitted: bool,
+    now: datetime,
 ) -> list[AppliedEvent]:
     open_alerts = {
         alert.id: alert
@@ -152,6 +160,8 @@ def _apply_lifecycle(
             )
         )
     }
+    for alert in open_alerts.values():
+        _end_expired_acknowledgement(alert, now)
     transitions = lifecycle.evaluate(
         (
             lifecycle.OpenAlert(
@@ -172,7 +182,6 @@ def _apply_lifecycle(
         if resubmitted
         else {}
     )
-    now = utcnow()
     applied: list[AppliedEvent] = []
     for transition in transitions:
         observation = transition.observation
@@ -215,6 +224,16 @@ def _apply_lifecycle(
         event.message = alert.message
         applied.append(AppliedEvent(lifecycle.AlertEvent(event.event), alert))
     return applied
+
+
+def _end_expired_acknowledgement(alert: models.Alert, now: datetime) -> None:
+    """An acknowledgement that ran out (``acknowledgeFor``) no longer silences."""
+    state = lifecycle.AlertState(
+        lifecycle.AlertStatus.OPEN, bool(alert.acknowledged), alert.acknowledged_until
+    )
+    if state.acknowledgement_expired(now):
+        alert.acknowledged = False
+        alert.acknowledged_until = None
 
 
 def last_commit_sha(session: Session, integration_id: str) -> str | None:

@@ -28,6 +28,10 @@ def upsert(session: Session, integration_id: str, config: IntegrationConfig) -> 
     integration.display_name = config.display_name
     integration.config = config.document()
     integration.deleted_at = None
+    window = config.silent_after  # expectReportsEvery: when to look for silence
+    integration.silence_check_at = (
+        (integration.last_head_at or utcnow()) + window if window is not None else None
+    )
     _replace_api_keys(session, integration_id, {key.sha256: key.name for key in config.api_keys})
     return created
 

@@ -61,7 +61,7 @@ def _views(
             id=row.id,
             integration_id=row.integration_id,
             report_id=row.report_id,
-            commit_sha=row.payload["report"]["commitSha"],
+            commit_sha=(row.payload.get("report") or {}).get("commitSha", ""),
             channel=schemas.NotificationChannelRef(name=row.channel_name, type=row.channel_type),
             status=row.status,
             delivery="enabled" if row.channel_type in enabled else "disabled",

@@ -30,12 +30,12 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from pydantic import ValidationError
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session, aliased
 
 from clef_pro.domain import notify
-from clef_pro.domain.config import AnyChannel, IntegrationConfig
-from clef_pro.domain.lifecycle import AlertEvent
+from clef_pro.domain.config import AlertmanagerChannel, AnyChannel, IntegrationConfig
+from clef_pro.domain.lifecycle import AlertEvent, AlertState, AlertStatus
 from clef_pro.domain.notify import AlertNotice, DeliveryStatus, Digest, GiveUp, RetryPolicy
 from clef_pro.domain.severity import Severity
 from clef_pro_api.storage import models
@@ -45,6 +45,8 @@ LEASE_EXPIRED = (
     "the sender stopped before it recorded an outcome (claim expired); "
     "the message may have been delivered"
 )
+#: Channel types whose messages are delivered one at a time, in order.
+ORDERED_CHANNEL_TYPES = ("pagerduty", "alertmanager")
 #: Longest error text kept per attempt.
 MAX_ERROR_LENGTH = 1000
 
@@ -59,8 +61,27 @@ class AlertEventSource(Protocol):
     def alert(self) -> models.Alert: ...
 
 
-def _notice(source: AlertEventSource) -> AlertNotice:
+@dataclass(frozen=True, slots=True)
+class AlertChange:
+    """Something that happened to an alert between reports: an acknowledgement,
+    its expiry, a check of a silent integration, an Alertmanager refresh."""
+
+    event: AlertEvent
+    alert: models.Alert
+    acknowledgement_expired: bool = False
+
+
+def last_notified(alert: models.Alert) -> dict[str, datetime]:
+    return {name: datetime.fromisoformat(at) for name, at in (alert.notified_at or {}).items()}
+
+
+def _notice(source: AlertEventSource, now: datetime) -> AlertNotice:
     alert = source.alert
+    state = AlertState(
+        AlertStatus(alert.status), bool(alert.acknowledged), alert.acknowledged_until
+    )
+    # As of this transaction: acknowledging silences every later report.
+    acknowledged = state.is_acknowledged(now)
     return AlertNotice(
         alert_id=alert.id,
         event=source.event,
@@ -69,9 +90,12 @@ def _notice(source: AlertEventSource) -> AlertNotice:
         scope=alert.scope,
         severity=Severity(alert.severity),
         message=alert.message,
-        # As of this transaction: acknowledging silences every later report.
-        acknowledged=bool(alert.acknowledged),
+        acknowledged=acknowledged,
         introduced_by_commit=alert.introduced_by_commit,
+        opened_at=alert.opened_at,
+        acknowledged_by=alert.acknowledged_by if acknowledged else None,
+        acknowledgement_expired=isinstance(source, AlertChange) and source.acknowledgement_expired,
+        last_notified=last_notified(alert),
     )
 
 
@@ -79,45 +103,58 @@ def enqueue(
     session: Session,
     integration: models.Integration,
     config: IntegrationConfig,
-    report: models.Report,
+    report: models.Report | None,
     events: Sequence[AlertEventSource],
+    *,
+    now: datetime | None = None,
+    channels: Sequence[AnyChannel] | None = None,
 ) -> list[models.Notification]:
-    """Queue one message per channel that the report's alert events concern.
+    """Queue one message per channel that the alert events concern.
 
-    Called by ingest, in its transaction, under the integration's lock. A
-    channel that already has a message for this report (a changed
-    resubmission of the same commit) gets no second one.
+    Called in the transaction that changed the alerts, under the
+    integration's lock: ingest for a report's events, and what happens
+    between reports with ``report`` ``None``. A channel that already has a
+    message for this report (a changed resubmission of the same commit) gets
+    no second one. Each channel told of an opened or recurring alert is
+    stamped on the alert row (``notified_at``), which repeat intervals count
+    from: a row the caller already holds, so it costs no extra query.
     """
-    if not events or not config.channels:
+    chosen = config.channels if channels is None else channels
+    if not events or not chosen:
         return []
-    notices = [_notice(source) for source in events]
-    already = set(
-        session.scalars(
-            select(models.Notification.channel_name).where(
-                models.Notification.report_id == report.id
+    now = now or models.utcnow()
+    notices = [_notice(source, now) for source in events]
+    already = (
+        set(
+            session.scalars(
+                select(models.Notification.channel_name).where(
+                    models.Notification.report_id == report.id
+                )
             )
         )
+        if report is not None
+        else set()
     )
-    now = models.utcnow()
+    stamps: dict[str, dict[str, str]] = {}
     queued: list[models.Notification] = []
-    for channel in config.channels:
+    for channel in chosen:
         if channel.name in already:
             continue
-        selected = notify.alerts_for_channel(notices, channel)
+        selected = notify.alerts_for_channel(notices, channel, now)
         if not selected:
             continue
         digest = Digest(
             integration_id=integration.id,
             integration_name=integration.display_name,
-            report_id=report.id,
-            commit_sha=report.commit_sha,
-            branch=report.branch,
+            report_id=report.id if report is not None else None,
+            commit_sha=report.commit_sha if report is not None else "",
+            branch=report.branch if report is not None else "",
             alerts=selected,
         )
         row = models.Notification(
             id=models.new_id(),
             integration_id=integration.id,
-            report_id=report.id,
+            report_id=report.id if report is not None else None,
             channel_name=channel.name,
             channel_type=channel.type,
             payload=digest.to_payload(),
@@ -137,7 +174,18 @@ def enqueue(
             )
             for position, notice in enumerate(selected)
         )
+        for notice in selected:
+            if notify.counts_as_notified(notice):
+                stamps.setdefault(notice.alert_id, {})[channel.name] = now.isoformat()
+        if isinstance(channel, AlertmanagerChannel):
+            due = now + channel.resend_every
+            if integration.resend_at is None or due < integration.resend_at:
+                integration.resend_at = due
         queued.append(row)
+    for source in events:
+        stamp = stamps.get(source.alert.id)
+        if stamp:
+            source.alert.notified_at = {**(source.alert.notified_at or {}), **stamp}
     return queued
 
 
@@ -171,12 +219,26 @@ def claim_due(
     """Claim up to ``limit`` due messages of ``channel_types`` for one sender."""
     if not channel_types:
         return []
+    earlier = aliased(models.Notification)
+    # Channels that mirror alert state must hear of a trigger before its
+    # acknowledgement and its resolution: one message at a time, oldest first.
+    in_order = ~(
+        select(earlier.id)
+        .where(
+            earlier.integration_id == models.Notification.integration_id,
+            earlier.channel_name == models.Notification.channel_name,
+            earlier.status.in_(notify.UNDELIVERED),
+            earlier.created_at < models.Notification.created_at,
+        )
+        .exists()
+    )
     rows = session.scalars(
         select(models.Notification)
         .where(
             models.Notification.status.in_(notify.UNDELIVERED),
             models.Notification.next_attempt_at <= now,
             models.Notification.channel_type.in_(channel_types),
+            or_(models.Notification.channel_type.not_in(ORDERED_CHANNEL_TYPES), in_order),
         )
         .order_by(models.Notification.next_attempt_at, models.Notification.id)
         .limit(limit)

@@ -88,6 +88,12 @@ class Integration(Base):
     head_report_id: Mapped[str | None] = mapped_column(String(36))
     #: Set when the integration is deleted but its history is kept.
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: When the last HEAD report arrived (what ``expectReportsEvery`` counts from).
+    last_head_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: When to look for silence next (``expectReportsEvery``); ``None``: never.
+    silence_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    #: When open alerts are next pushed again to Alertmanager channels.
+    resend_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -146,6 +152,12 @@ class Alert(Base):
             sqlite_where=text("status = 'open'"),
         ),
         Index("ix_alerts_integration_status", "integration_id", "status"),
+        Index(
+            "ix_alerts_acknowledgement_expiry",
+            "acknowledged_until",
+            postgresql_where=text("acknowledged_until IS NOT NULL"),
+            sqlite_where=text("acknowledged_until IS NOT NULL"),
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
@@ -159,6 +171,11 @@ class Alert(Base):
     acknowledged: Mapped[bool] = mapped_column(Boolean, default=False)
     acknowledged_by: Mapped[str | None] = mapped_column(String(200))
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: When the acknowledgement runs out (``acknowledgeFor``); ``None``: never.
+    acknowledged_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Channel name -> ISO time it was last told of the alert: what repeat
+    #: intervals count from, read with the open alerts at no extra cost.
+    notified_at: Mapped[dict[str, str] | None] = mapped_column(JSONDocument)
     introduced_by_commit: Mapped[str] = mapped_column(String(64))
     resolved_by_commit: Mapped[str | None] = mapped_column(String(64))
     last_seen_commit: Mapped[str] = mapped_column(String(64))
@@ -205,8 +222,9 @@ class Notification(Base):
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     integration_id: Mapped[str] = mapped_column(ForeignKey("integrations.id", ondelete="CASCADE"))
-    #: Indexed by the unique (report, channel) constraint, whose first column it is.
-    report_id: Mapped[str] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"))
+    #: Indexed by the unique (report, channel) constraint, whose first column it
+    #: is. ``None`` for messages about what happens between reports.
+    report_id: Mapped[str | None] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"))
     channel_name: Mapped[str] = mapped_column(String(63))
     channel_type: Mapped[str] = mapped_column(String(16))
     #: The digest to render (clef_pro.domain.notify.Digest.to_payload), fixed at enqueue.
