@@ -25,9 +25,10 @@ from clef_pro_operator import conditions
 from clef_pro_operator.keys import plan_keys
 from clef_pro_operator.kube import Kube, Owner
 from clef_pro_operator.resolve import (
+    SECRET_REFERENCES,
+    ChannelSecrets,
     Named,
     ResolutionError,
-    WebhookSecrets,
     integration_id,
     resolve,
     secret_name,
@@ -70,28 +71,28 @@ def _digest(document: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
 
 
-async def _webhook_secrets(
+async def _channel_secrets(
     kube: Kube, namespace: str, channels: Sequence[Named]
-) -> dict[str, WebhookSecrets]:
-    found: dict[str, WebhookSecrets] = {}
+) -> dict[str, ChannelSecrets]:
+    """Every Secret value the selected channels refer to (URLs, keys)."""
+    found: dict[str, ChannelSecrets] = {}
     for channel in channels:
         spec: NotificationChannelSpec = channel.spec
-        if spec.type != "webhook" or spec.webhook is None:
+        target = getattr(spec, spec.type, None)
+        references = SECRET_REFERENCES.get(spec.type)
+        if target is None or references is None:
             continue
-        url = await kube.read_secret_key(
-            namespace, spec.webhook.url_secret_ref.name, spec.webhook.url_secret_ref.key
-        )
-        signing_key = await kube.read_secret_key(
-            namespace,
-            spec.webhook.signing_key_secret_ref.name,
-            spec.webhook.signing_key_secret_ref.key,
-        )
-        if url is None or signing_key is None:
-            raise ResolutionError(
-                "WebhookSecretMissing",
-                f"NotificationChannel {channel.name!r}: a referenced Secret key is missing",
-            )
-        found[channel.name] = WebhookSecrets(url=url, signing_key=signing_key)
+        values: dict[str, str] = {}
+        for name, attribute in references.items():
+            reference = getattr(target, attribute)
+            value = await kube.read_secret_key(namespace, reference.name, reference.key)
+            if value is None:
+                raise ResolutionError(
+                    "ChannelSecretMissing",
+                    f"NotificationChannel {channel.name!r}: a referenced Secret key is missing",
+                )
+            values[name] = value
+        found[channel.name] = ChannelSecrets(values)
     return found
 
 
@@ -141,7 +142,7 @@ async def sync_integration(
                 policies,
                 channels,
                 plan.valid_hashes,
-                await _webhook_secrets(runtime.kube, namespace, selected_channels),
+                await _channel_secrets(runtime.kube, namespace, selected_channels),
                 source=IntegrationSource(namespace=namespace, name=name),
             )
             digest = _digest(resolution.config.document())

@@ -16,12 +16,17 @@ from typing import Any
 from pydantic import SecretStr, ValidationError
 
 from clef_pro.domain.config import (
+    AlertmanagerChannel,
+    AnyChannel,
     ApiKeyHash,
     Collection,
     EmailChannel,
     IntegrationConfig,
     IntegrationSource,
+    PagerDutyChannel,
     PolicyRule,
+    SlackChannel,
+    TeamsChannel,
     WebhookChannel,
 )
 from clef_pro.domain.severity import Severity
@@ -50,10 +55,21 @@ class Named:
     spec: Any
 
 
+#: Per channel type: the target's Secret references, by the name of the value they hold.
+SECRET_REFERENCES: dict[str, dict[str, str]] = {
+    "webhook": {"url": "url_secret_ref", "signing_key": "signing_key_secret_ref"},
+    "slack": {"url": "url_secret_ref"},
+    "teams": {"url": "url_secret_ref"},
+    "pagerduty": {"routing_key": "routing_key_secret_ref"},
+    "alertmanager": {"url": "url_secret_ref"},
+}
+
+
 @dataclass(frozen=True, slots=True)
-class WebhookSecrets:
-    url: str
-    signing_key: str
+class ChannelSecrets:
+    """The values a channel's Secret references point at (a URL, a key)."""
+
+    values: Mapping[str, str]
 
 
 class ResolutionError(Exception):
@@ -108,7 +124,7 @@ def resolve(
     policies: Sequence[Named],
     channels: Sequence[Named],
     key_hashes: Sequence[ApiKeyHash],
-    webhook_secrets: Mapping[str, WebhookSecrets] | None = None,
+    channel_secrets: Mapping[str, ChannelSecrets] | None = None,
     *,
     source: IntegrationSource | None = None,
 ) -> Resolution:
@@ -128,14 +144,14 @@ def resolve(
     chosen_channels = selected(spec.notification_channel_selector, channels)
     try:
         resolved_channels = [
-            _channel(channel, (webhook_secrets or {}).get(channel.name))
+            _channel(channel, (channel_secrets or {}).get(channel.name))
             for channel in chosen_channels
         ]
     except ValidationError as error:
         # Never echo the value: it came from a Secret (a URL with credentials, say).
         fields = ", ".join(".".join(map(str, e["loc"])) for e in error.errors())
         raise ResolutionError(
-            "InvalidWebhookSecret", f"a webhook Secret value is invalid: {fields}"
+            "InvalidChannelSecret", f"a NotificationChannel's Secret value is invalid: {fields}"
         ) from None
     config = IntegrationConfig(
         display_name=spec.display_name,
@@ -147,6 +163,7 @@ def resolve(
         api_keys=list(key_hashes),
         policies=[rule for _, rule in rules.values()],
         channels=resolved_channels,
+        expect_reports_every=spec.expect_reports_every,
     )
     return Resolution(
         config=config,
@@ -155,25 +172,45 @@ def resolve(
     )
 
 
-def _channel(channel: Named, secrets: WebhookSecrets | None) -> EmailChannel | WebhookChannel:
+def _channel(channel: Named, secrets: ChannelSecrets | None) -> AnyChannel:
     spec: NotificationChannelSpec = channel.spec
+    common: dict[str, Any] = {
+        "name": channel.name,
+        "min_severity": Severity(spec.min_severity),
+        "send_resolved": spec.send_resolved,
+        "repeat_interval": spec.repeat_interval,
+    }
     if spec.type == "email":
         assert spec.email is not None  # the CRD's rule guarantees it
-        return EmailChannel(
-            name=channel.name,
-            to=list(spec.email.to),
-            min_severity=Severity(spec.min_severity),
-            send_resolved=spec.send_resolved,
-        )
-    if secrets is None:  # _webhook_secrets resolves every selected webhook channel first
+        return EmailChannel(to=list(spec.email.to), **common)
+    if secrets is None:  # _channel_secrets resolves every selected channel first
         raise ResolutionError(
-            "WebhookSecretMissing", f"NotificationChannel {channel.name!r}: no Secret resolved"
+            "ChannelSecretMissing", f"NotificationChannel {channel.name!r}: no Secret resolved"
         )
-    return WebhookChannel(
-        name=channel.name,
-        type="webhook",
-        url=secrets.url,
-        signing_key=SecretStr(secrets.signing_key),
-        min_severity=Severity(spec.min_severity),
-        send_resolved=spec.send_resolved,
+    values = secrets.values
+    if spec.type == "webhook":
+        return WebhookChannel(
+            type="webhook",
+            url=values["url"],
+            signing_key=SecretStr(values["signing_key"]),
+            **common,
+        )
+    if spec.type == "slack":
+        return SlackChannel(type="slack", url=values["url"], **common)
+    if spec.type == "teams":
+        return TeamsChannel(type="teams", url=values["url"], **common)
+    if spec.type == "pagerduty":
+        assert spec.pagerduty is not None
+        return PagerDutyChannel(
+            type="pagerduty",
+            routing_key=SecretStr(values["routing_key"]),
+            url=spec.pagerduty.url,
+            **common,
+        )
+    assert spec.alertmanager is not None
+    return AlertmanagerChannel(
+        type="alertmanager",
+        url=values["url"],
+        resend_interval=spec.alertmanager.resend_interval,
+        **common,
     )

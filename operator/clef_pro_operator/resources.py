@@ -20,7 +20,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from pydantic.alias_generators import to_camel
 
-from clef_pro.domain.config import INTEGRATION_ID_PATTERN
+from clef_pro.domain.config import INTEGRATION_ID_PATTERN, PAGERDUTY_EVENTS_URL
 from clef_pro.domain.durations import DURATION_PATTERN
 
 GROUP = "pro.clef.sh"
@@ -285,6 +285,21 @@ class IntegrationSpec(K8sModel):
             )
         ),
     ] = None
+    expect_reports_every: (
+        Annotated[
+            str,
+            Field(
+                max_length=32,
+                pattern=DURATION,
+                description=(
+                    "When no report on a tracked branch arrives for this long (`24h`), the "
+                    "integration-level alert `clef-pro/silent` opens and notifies the channels; "
+                    "the next report resolves it. Absent: never."
+                ),
+            ),
+        ]
+        | None
+    ) = None
 
 
 class OpenAlertCounts(K8sModel):
@@ -421,32 +436,150 @@ class WebhookTarget(K8sModel):
     ]
 
 
+class SlackTarget(K8sModel):
+    url_secret_ref: Annotated[
+        SecretKeyReference,
+        Field(
+            description=(
+                "Secret key holding the Slack incoming webhook URL "
+                "(`https://hooks.slack.com/services/...`; the URL is the credential)."
+            )
+        ),
+    ]
+
+
+class TeamsTarget(K8sModel):
+    url_secret_ref: Annotated[
+        SecretKeyReference,
+        Field(
+            description=(
+                "Secret key holding the Microsoft Teams workflow (or incoming) webhook URL."
+            )
+        ),
+    ]
+
+
+class PagerDutyTarget(K8sModel):
+    routing_key_secret_ref: Annotated[
+        SecretKeyReference,
+        Field(
+            description=(
+                "Secret key holding the integration (routing) key of a PagerDuty service's "
+                "Events API v2 integration."
+            )
+        ),
+    ]
+    url: Annotated[
+        str,
+        Field(
+            max_length=2048,
+            pattern=r"^https://[^\s]+$",
+            description=(
+                "Events API v2 endpoint; `https://events.eu.pagerduty.com/v2/enqueue` for the "
+                "EU service region, or a PagerDuty-compatible receiver."
+            ),
+        ),
+    ] = PAGERDUTY_EVENTS_URL
+
+
+class AlertmanagerTarget(K8sModel):
+    url_secret_ref: Annotated[
+        SecretKeyReference,
+        Field(
+            description=(
+                "Secret key holding Alertmanager's base URL "
+                "(`http://alertmanager.monitoring.svc:9093`, `user:password@` for basic auth). "
+                "In-cluster addresses must be allowed (the chart's "
+                "`notifications.allowedNetworks`)."
+            )
+        ),
+    ]
+    resend_interval: Annotated[
+        str,
+        Field(
+            max_length=32,
+            pattern=DURATION,
+            description=(
+                "Open alerts are pushed again this often, each valid for four intervals, so "
+                "they stay active while open and end if Clef Pro goes away."
+            ),
+        ),
+    ] = "1h"
+
+
+#: Channel type -> the member field that carries its target.
+CHANNEL_MEMBERS: dict[str, str] = {
+    "email": "email",
+    "webhook": "webhook",
+    "slack": "slack",
+    "teams": "teams",
+    "pagerduty": "pagerduty",
+    "alertmanager": "alertmanager",
+}
+
+
+def _exactly_the_target_of_type() -> list[JsonValue]:
+    rules: list[JsonValue] = [
+        cel(
+            f"(self.type == '{channel_type}') == has(self.{member})",
+            f"a {channel_type} channel sets `{member}`, and only it",
+        )
+        for channel_type, member in CHANNEL_MEMBERS.items()
+    ]
+    rules.append(
+        cel(
+            "self.type != 'alertmanager' || !has(self.repeatInterval)",
+            "an alertmanager channel has no repeatInterval: Alertmanager's own "
+            "repeat_interval decides how often people are notified",
+        )
+    )
+    return rules
+
+
 class NotificationChannelSpec(K8sModel):
     model_config = ConfigDict(
-        json_schema_extra={
-            "x-kubernetes-validations": [
-                cel(
-                    "(self.type == 'email') == has(self.email)",
-                    "an email channel sets `email`, and only it",
-                ),
-                cel(
-                    "(self.type == 'webhook') == has(self.webhook)",
-                    "a webhook channel sets `webhook`, and only it",
-                ),
-            ]
-        }
+        json_schema_extra={"x-kubernetes-validations": _exactly_the_target_of_type()}
     )
 
-    type: Annotated[Literal["email", "webhook"], Field(description="The backend that delivers.")]
+    type: Annotated[
+        Literal["email", "webhook", "slack", "teams", "pagerduty", "alertmanager"],
+        Field(description="The backend that delivers; its settings go in the field of that name."),
+    ]
     email: EmailTarget | None = None
     webhook: WebhookTarget | None = None
+    slack: SlackTarget | None = None
+    teams: TeamsTarget | None = None
+    pagerduty: PagerDutyTarget | None = None
+    alertmanager: AlertmanagerTarget | None = None
     min_severity: Annotated[
         SeverityName,
         Field(
             description="Least severe alert this channel receives (`critical` never gets warnings)."
         ),
     ] = "warning"
-    send_resolved: Annotated[bool, Field(description="Also notify when an alert resolves.")] = False
+    send_resolved: Annotated[
+        bool,
+        Field(
+            description=(
+                "Also notify when an alert resolves. PagerDuty and Alertmanager always hear of "
+                "the resolution of an alert they were told of."
+            )
+        ),
+    ] = False
+    repeat_interval: (
+        Annotated[
+            str,
+            Field(
+                max_length=32,
+                pattern=DURATION,
+                description=(
+                    "Re-notify a recurring, unacknowledged alert at most this often (`4h`). "
+                    "Absent: on every report. Alertmanager's `repeat_interval` semantics."
+                ),
+            ),
+        ]
+        | None
+    ) = None
 
 
 class NotificationChannelStatus(K8sModel):

@@ -336,6 +336,7 @@ def test_the_api_settings_follow_the_values(tpl: Any) -> None:
         "CLEF_PRO_PUBLIC_URL": "https://clef-pro.example.com",
         "CLEF_PRO_LOG_LEVEL": "debug",
         "CLEF_PRO_NOTIFY_SENDER": "true",
+        "CLEF_PRO_NOTIFY_ALLOWED_NETWORKS": "10.96.0.10/32,fd00:10:96::/112",
         "CLEF_PRO_DASHBOARD_AUTH": "kubernetes",
         "CLEF_PRO_SESSION_SECRET_FILE": "/var/run/secrets/clef-pro/session/key",
         "CLEF_PRO_ADMIN_TOKEN_FILE": "/var/run/secrets/clef-pro/admin/token",

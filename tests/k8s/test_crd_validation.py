@@ -29,8 +29,11 @@ def test_the_examples_apply_cleanly(crds: ControlPlane, k8s_namespace: str) -> N
     names = crds.kubectl("get", "clef", "-n", k8s_namespace, "-o", "name").stdout.split()
     assert sorted(names) == [
         "integration.pro.clef.sh/payments-api",
+        "notificationchannel.pro.clef.sh/alertmanager",
         "notificationchannel.pro.clef.sh/chatops",
         "notificationchannel.pro.clef.sh/dev-leads",
+        "notificationchannel.pro.clef.sh/security-oncall",
+        "notificationchannel.pro.clef.sh/security-slack",
         "notificationchannel.pro.clef.sh/security-team",
         "policy.pro.clef.sh/baseline",
     ]
@@ -102,6 +105,56 @@ spec: {type: webhook, email: {to: [a@b.example]}}
         (
             """
 apiVersion: pro.clef.sh/v1alpha1
+kind: NotificationChannel
+metadata: {name: c}
+spec: {type: slack, teams: {urlSecretRef: {name: s, key: url}}}
+""",
+            "a slack channel sets `slack`",
+        ),
+        (
+            """
+apiVersion: pro.clef.sh/v1alpha1
+kind: NotificationChannel
+metadata: {name: c}
+spec:
+  type: alertmanager
+  alertmanager: {urlSecretRef: {name: s, key: url}}
+  repeatInterval: 4h
+""",
+            "an alertmanager channel has no repeatInterval",
+        ),
+        (
+            """
+apiVersion: pro.clef.sh/v1alpha1
+kind: NotificationChannel
+metadata: {name: c}
+spec:
+  type: pagerduty
+  pagerduty: {routingKeySecretRef: {name: s, key: k}, url: "http://events.example/v2"}
+""",
+            "spec.pagerduty.url",
+        ),
+        (
+            """
+apiVersion: pro.clef.sh/v1alpha1
+kind: NotificationChannel
+metadata: {name: c}
+spec: {type: teams, teams: {urlSecretRef: {name: s, key: url}}, repeatInterval: 1d}
+""",
+            "spec.repeatInterval",
+        ),
+        (
+            """
+apiVersion: pro.clef.sh/v1alpha1
+kind: Integration
+metadata: {name: i}
+spec: {displayName: I, expectReportsEvery: 1d}
+""",
+            "spec.expectReportsEvery",
+        ),
+        (
+            """
+apiVersion: pro.clef.sh/v1alpha1
 kind: Integration
 metadata: {name: i}
 spec: {displayName: I, integrationId: "bad id!"}
@@ -145,6 +198,11 @@ spec: {displayName: I, keyRotation: {gracePeriod: 1d}}
         "unknown-min-severity",
         "bad-email",
         "channel-type-mismatch",
+        "slack-channel-with-teams-target",
+        "alertmanager-with-repeat-interval",
+        "pagerduty-over-plain-http",
+        "repeat-interval-in-days",
+        "expect-reports-in-days",
         "bad-integration-id",
         "bad-key-name",
         "in-without-values",

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -39,6 +40,8 @@ class Received:
     #: What the receiver found wrong with the body (empty: valid).
     problems: tuple[str, ...]
     answered: int
+    #: ``time.monotonic()`` when it arrived.
+    at: float = 0.0
 
     @property
     def json(self) -> Any:
@@ -108,6 +111,7 @@ class Receiver:
                     body,
                     tuple(problems),
                     answer.status,
+                    time.monotonic(),
                 )
             )
         handler.send_response(answer.status)
