@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from clef_pro.domain.lifecycle import (
+    SILENT_RULE_ID,
+    SILENT_SCOPE,
     AlertEvent,
     AlertKey,
     AlertState,
@@ -14,6 +17,7 @@ from clef_pro.domain.lifecycle import (
     InvalidTransition,
     OpenAlert,
     Transition,
+    check_silence,
     evaluate,
     observe,
 )
@@ -137,3 +141,47 @@ def test_seed_example_as_transitions() -> None:
     mno = evaluate([], report(fail))
     assert events(mno) == [(AlertEvent.OPENED, OAUTH_PROD)]
     assert mno[0].alert_id is None
+
+
+# ------------------------------------------------------------------ acknowledgement expiry
+
+
+def test_an_acknowledgement_for_a_while_silences_until_it_runs_out() -> None:
+    now = datetime(2026, 5, 1, tzinfo=UTC)
+    acked = AlertState().on_acknowledge(now, timedelta(hours=4))
+    assert acked.acknowledged_until == now + timedelta(hours=4)
+    assert acked.is_acknowledged(now + timedelta(hours=3, minutes=59))
+    assert not acked.is_acknowledged(now + timedelta(hours=4))
+    assert acked.acknowledgement_expired(now + timedelta(hours=4))
+    assert not acked.on_acknowledgement_expired().acknowledged
+    forever = AlertState().on_acknowledge(now)
+    assert forever.acknowledged_until is None
+    assert forever.is_acknowledged(now + timedelta(days=3650))
+    with pytest.raises(InvalidTransition):
+        AlertState().on_acknowledge(now, timedelta(0))
+
+
+# ------------------------------------------------------------------ silent integrations
+
+
+def test_silence_opens_then_recurs_each_window_and_a_report_resolves_it() -> None:
+    start = datetime(2026, 5, 1, tzinfo=UTC)
+    day = timedelta(hours=24)
+    quiet = check_silence(window=day, last_report_at=start, silent_alert_open=False, now=start)
+    assert (quiet.event, quiet.next_check) == (None, start + day)
+    opened = check_silence(
+        window=day, last_report_at=start, silent_alert_open=False, now=start + day
+    )
+    assert opened.event is AlertEvent.OPENED
+    assert opened.next_check == start + 2 * day
+    assert opened.message == "No report for 1d (expected at least every 1d)"
+    again = check_silence(
+        window=day, last_report_at=start, silent_alert_open=True, now=start + 2 * day
+    )
+    assert again.event is AlertEvent.RECURRING
+    never = check_silence(window=None, last_report_at=start, silent_alert_open=False, now=start)
+    assert (never.event, never.next_check) == (None, None)
+
+    silent = OpenAlert("s1", AlertKey(SILENT_RULE_ID, SILENT_SCOPE))
+    transitions = evaluate([silent], report([passing("missing_keys", "oauth/production")]))
+    assert (AlertEvent.RESOLVED, silent.key) in events(transitions)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -367,3 +367,36 @@ def test_notice_is_immutable_and_comparable() -> None:
     first = notice()
     assert replace(first, acknowledged=True) != first
     assert notice() == first
+
+
+# ------------------------------------------------------------------ repeat intervals and mirrors
+
+
+def test_a_repeat_interval_holds_back_recurring_notices_only() -> None:
+    now = datetime(2026, 5, 1, 12, tzinfo=UTC)
+    hourly = Rules(repeat_every=timedelta(hours=1))
+    recent = replace(notice(RECURRING), last_notified={"team": now - timedelta(minutes=30)})
+    old = replace(notice(RECURRING), last_notified={"team": now - timedelta(hours=1)})
+    assert not qualifies(recent, hourly, now)
+    assert qualifies(old, hourly, now)
+    assert qualifies(recent, Rules(), now)  # no interval: every report
+    assert qualifies(replace(recent, event=OPENED), hourly, now)
+    assert qualifies(replace(recent, acknowledgement_expired=True), hourly, now)
+    other = Rules(name="other", repeat_every=timedelta(hours=1))
+    assert qualifies(recent, other, now)  # counted per channel
+
+
+def test_channels_that_mirror_alert_state_hear_of_acknowledgements_and_resolutions() -> None:
+    pagerduty = Rules(mirrors_alert_state=True, min_severity=CRITICAL)
+    alertmanager = Rules(mirrors_alert_state=True, mirrors_open_alerts=True)
+    stamp = {"team": datetime(2026, 5, 1, tzinfo=UTC)}  # the channel was told before
+    ack = replace(notice(AlertEvent.ACKNOWLEDGED), last_notified=stamp)
+    assert qualifies(ack, pagerduty)
+    assert not qualifies(replace(ack, last_notified={}), pagerduty)  # never triggered there
+    assert not qualifies(ack, Rules())  # people are not told of acknowledgements
+    resolved = replace(notice(RESOLVED, INFO, acknowledged=True), last_notified=stamp)
+    assert qualifies(resolved, pagerduty)  # below its minimum now, but it was triggered
+    assert not qualifies(resolved, Rules(send_resolved=True))
+    acked = notice(RECURRING, acknowledged=True)
+    assert not qualifies(acked, pagerduty)
+    assert qualifies(acked, alertmanager)  # Alertmanager keeps every open alert
