@@ -158,6 +158,26 @@ def test_an_acknowledged_alert_stays_open_and_shows_who_and_when(
     assert [a["id"] for a in listed] == [alert]
 
 
+def test_an_acknowledgement_for_a_while_says_when_it_runs_out(
+    http: TestClient, seeded: Seeded
+) -> None:
+    alert = seeded.alerts["rotation_max_age"]
+    sign_in(http)
+    url = f"/integrations/payments/alerts/{alert}/acknowledge"
+    form = http.get(url).text
+    assert 'name="acknowledge_for"' in form
+    assert '<option value="4h">for 4 hours</option>' in form
+    answer = http.post(url, data={"csrf": csrf_of(form), "acknowledge_for": "4h"})
+    assert answer.status_code == 303
+    (listed,) = ServiceClient(http).alerts("payments", "acknowledged")
+    assert listed["acknowledgedUntil"] is not None
+    assert "notifies again in 4 hours" in text(
+        http.get("/integrations/payments/alerts?status=acknowledged")
+    )
+    refused = http.post(url, data={"csrf": csrf_of(form), "acknowledge_for": "soon"})
+    assert refused.status_code == 400
+
+
 def test_only_open_alerts_of_this_integration_can_be_acknowledged(
     http: TestClient, seeded: Seeded
 ) -> None:

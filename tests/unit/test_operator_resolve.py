@@ -7,9 +7,23 @@ from typing import Any
 
 import pytest
 
-from clef_pro.domain.config import ApiKeyHash, EmailChannel
+from clef_pro.domain.config import (
+    AlertmanagerChannel,
+    ApiKeyHash,
+    EmailChannel,
+    PagerDutyChannel,
+    SlackChannel,
+    TeamsChannel,
+)
 from clef_pro_operator.conditions import set_condition
-from clef_pro_operator.resolve import Named, ResolutionError, integration_id, resolve, secret_name
+from clef_pro_operator.resolve import (
+    ChannelSecrets,
+    Named,
+    ResolutionError,
+    integration_id,
+    resolve,
+    secret_name,
+)
 from clef_pro_operator.resources import (
     IntegrationSpec,
     LabelSelector,
@@ -141,3 +155,50 @@ def test_a_condition_keeps_its_transition_time_while_its_status_holds() -> None:
     assert same[0]["lastTransitionTime"] == first[0]["lastTransitionTime"]
     assert same[0]["observedGeneration"] == 2
     assert flipped[0]["lastTransitionTime"] == "2026-01-01T02:00:00Z"
+
+
+def test_every_channel_type_resolves_with_its_secrets_and_intervals() -> None:
+    ref = {"name": "destinations", "key": "k"}
+
+    def channel(name: str, body: dict[str, Any]) -> Named:
+        return Named(name, {}, NotificationChannelSpec.model_validate(body))
+
+    channels = [
+        channel("chat", {"type": "slack", "slack": {"urlSecretRef": ref}, "repeatInterval": "4h"}),
+        channel("teams", {"type": "teams", "teams": {"urlSecretRef": ref}}),
+        channel("oncall", {"type": "pagerduty", "pagerduty": {"routingKeySecretRef": ref}}),
+        channel(
+            "am",
+            {
+                "type": "alertmanager",
+                "alertmanager": {"urlSecretRef": ref, "resendInterval": "30m"},
+            },
+        ),
+    ]
+    secrets = {
+        "chat": ChannelSecrets({"url": "https://hooks.slack.com/services/T/B/x"}),
+        "teams": ChannelSecrets({"url": "https://acme.logic.azure.com/workflows/x"}),
+        "oncall": ChannelSecrets({"routing_key": "R0UT1NGK3Y0123456789abcdefABCDEF"}),
+        "am": ChannelSecrets({"url": "http://alertmanager.monitoring.svc:9093"}),
+    }
+    resolution = resolve(
+        spec(notificationChannelSelector={}, expectReportsEvery="24h"),
+        [],
+        channels,
+        [HASH],
+        secrets,
+    )
+    config = resolution.config
+    assert config.expect_reports_every == "24h"
+    by_name = {c.name: c for c in config.channels}
+    assert isinstance(by_name["chat"], SlackChannel)
+    assert by_name["chat"].repeat_interval == "4h"
+    assert isinstance(by_name["teams"], TeamsChannel)
+    assert isinstance(by_name["oncall"], PagerDutyChannel)
+    assert by_name["oncall"].url == "https://events.pagerduty.com/v2/enqueue"
+    assert isinstance(by_name["am"], AlertmanagerChannel)
+    assert by_name["am"].resend_interval == "30m"
+    document = config.document()
+    assert document["channels"][2]["routingKey"] == "R0UT1NGK3Y0123456789abcdefABCDEF"
+    with pytest.raises(ResolutionError, match="no Secret resolved"):
+        resolve(spec(notificationChannelSelector={}), [], channels, [HASH], {})
