@@ -1,0 +1,202 @@
+"""Run the rules over a string: find the first shape, or redact them all.
+
+Both entry points fold the text once (:mod:`.normalise`), look for every
+rule's literals in one pass, blank URLs out once if a rule needs that, and run
+only the rules whose guard passes. Each pattern is an RE2 automaton over bytes, so
+the whole screen of a string is linear in its length.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Final, cast
+
+import re2
+
+from clef_pro.domain.screening.normalise import Folded, fold, fold_tracked
+from clef_pro.domain.screening.rules import RULES, URL, Rule
+
+#: What a redacted substring becomes.
+REDACTED: Final = "[redacted]"
+
+#: The most matches (accepted or not) one rule may report in one string.
+#: No CLI sentence comes near it; a string past it is treated as carrying the
+#: shape (refused, or dropped whole), which bounds the Python-side work per
+#: string however hostile the text.
+MAX_MATCHES: Final = 64
+
+#: What a span to redact is trimmed of: the separators a pattern may have
+#: consumed as the boundary before or after its shape.
+_LEADING: Final = b" \t\r\n\x0b\x0c\"'`([{<,;:|!?*&^#_=\x1a"
+_TRAILING: Final = b" \t\r\n\x0b\x0c\"'`,;\x1a"
+
+#: Redaction re-screens its own output; a second pass is the most it has
+#: needed in practice, so a third is the limit before everything goes.
+_REDACTION_PASSES: Final = 3
+
+
+def _literal_automaton() -> tuple[re2.Set, list[frozenset[int]]]:
+    """One automaton for every rule's literals, and for each literal the
+    rules it guards."""
+    options = re2.Options()
+    options.case_sensitive = False
+    # Plain strings make a small automaton; the headroom is for certainty,
+    # since a set that ran out of memory would report "no literal".
+    options.max_mem = 64 << 20
+    automaton = re2.Set.SearchSet(options)
+    guarded: dict[str, set[int]] = {}
+    for index, rule in enumerate(RULES):
+        for literal in rule.literals:
+            guarded.setdefault(literal, set()).add(index)
+    literals = sorted(guarded)
+    for literal in literals:
+        automaton.Add(re2.escape(literal.encode()))
+    automaton.Compile()
+    return automaton, [frozenset(guarded[literal]) for literal in literals]
+
+
+_LITERALS, _GUARDED_BY_LITERAL = _literal_automaton()
+_ALWAYS_GUARDED: Final = frozenset(index for index, rule in enumerate(RULES) if not rule.literals)
+
+
+@dataclass(slots=True)
+class _View:
+    """The folded text as rules see it (ASCII bytes), computed once per string."""
+
+    text: bytes
+    candidates: list[Rule] = field(init=False)
+    _without_urls: bytes | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        indices = set(_ALWAYS_GUARDED)
+        # The stubs call this a bool; RE2's set answers with the indices that matched.
+        matched = cast("list[int] | None", _LITERALS.Match(self.text))
+        for literal in matched or ():
+            indices |= _GUARDED_BY_LITERAL[literal]
+        length = len(self.text)
+        self.candidates = [
+            RULES[index] for index in sorted(indices) if length >= RULES[index].min_length
+        ]
+
+    @property
+    def without_urls(self) -> bytes:
+        """The text with each URL replaced by as many ``x`` (offsets kept).
+
+        ``file:`` URIs are kept: they are paths. The ``x`` keeps the URL a
+        value, so ``DB_URL=https://...`` still reads as an assignment.
+        """
+        if self._without_urls is None:
+            if b"://" not in self.text:
+                self._without_urls = self.text
+            else:
+                blanked = bytearray(self.text)
+                for match in URL.finditer(self.text):
+                    start, end = match.span()
+                    if self.text[start : start + 5].lower() != b"file:":
+                        blanked[start:end] = b"x" * (end - start)
+                self._without_urls = bytes(blanked)
+        return self._without_urls
+
+    def target(self, rule: Rule) -> bytes:
+        return self.without_urls if rule.without_urls else self.text
+
+
+def _spans(rule: Rule, view: _View) -> list[tuple[int, int]] | None:
+    """Every accepted match of ``rule``: its first capture group, or the whole
+    match. ``None`` if there are more than :data:`MAX_MATCHES` candidates.
+
+    With a capture group, the next search starts where the group ended, not
+    where the match did, so a boundary character a pattern consumed after one
+    shape can still stand before the next.
+    """
+    target = view.target(rule)
+    groups = rule.compiled.groups
+    spans: list[tuple[int, int]] = []
+    position = 0
+    for _ in range(MAX_MATCHES):
+        match = rule.compiled.search(target, position)
+        if match is None:
+            return spans
+        match_start, match_end = match.span()
+        start, end = match_start, match_end
+        if groups:
+            for group in range(1, groups + 1):
+                if match.start(group) >= 0:
+                    start, end = match.span(group)
+                    break
+            position = max(end, match_start + 1)
+        else:
+            position = max(match_end, match_start + 1)
+            while start < end and target[start] in _LEADING:
+                start += 1
+            while end > start and target[end - 1] in _TRAILING:
+                end -= 1
+        if end > start and (rule.accept is None or rule.accept(target[start:end])):
+            spans.append((start, end))
+        if position > len(target):
+            return spans
+    return None
+
+
+def _first_kind(view: _View) -> str | None:
+    for rule in view.candidates:
+        if rule.accept is None:
+            # Every match counts: one search decides.
+            if rule.compiled.search(view.target(rule)) is not None:
+                return rule.kind
+        elif _spans(rule, view) != []:
+            return rule.kind
+    return None
+
+
+def find_secret_shape(text: str) -> str | None:
+    """The kind of secret-shaped data in ``text`` (e.g. ``"an age recipient"``),
+    or ``None`` if there is none. Never returns any part of the text."""
+    if not text:
+        return None
+    return _first_kind(_View(fold(text).encode("ascii")))
+
+
+def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _redact_once(text: str) -> str:
+    folded: Folded = fold_tracked(text)
+    view = _View(folded.text.encode("ascii"))
+    spans: list[tuple[int, int]] = []
+    for rule in view.candidates:
+        found = _spans(rule, view)
+        if found is None:
+            return REDACTED
+        spans.extend(folded.original_span(start, end) for start, end in found)
+    if not spans:
+        return text
+    pieces: list[str] = []
+    position = 0
+    for start, end in _merged(spans):
+        pieces.append(text[position:start])
+        pieces.append(REDACTED)
+        position = end
+    pieces.append(text[position:])
+    return "".join(pieces)
+
+
+def redact(text: str) -> str:
+    """``text`` with every secret-shaped substring replaced by ``[redacted]``.
+
+    The result is screened again (a redaction can join what was around it
+    into a new shape); if it still is not clean after a few passes, nothing
+    of the text is kept.
+    """
+    for _ in range(_REDACTION_PASSES):
+        if find_secret_shape(text) is None:
+            return text
+        text = _redact_once(text)
+    return text if find_secret_shape(text) is None else REDACTED
