@@ -11,9 +11,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Final, Self
 
-from pydantic import BeforeValidator, Field, StrictBool, StrictInt, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    Discriminator,
+    Field,
+    StrictBool,
+    StrictInt,
+    Tag,
+    model_validator,
+)
 
 from clef_pro.domain.scope import Scope
 from clef_pro.domain.severity import HealthStatus, Severity, parse_severity
@@ -24,9 +34,11 @@ from clef_pro.domain.wire import (
     Message,
     Name,
     RuleId,
+    Screened,
     Text64,
     Text200,
     WireModel,
+    screen_line,
 )
 
 CommitSha = Annotated[
@@ -37,11 +49,47 @@ CommitSha = Annotated[
 WireSeverity = Annotated[
     Severity, BeforeValidator(lambda v: parse_severity(v) if isinstance(v, str) else v)
 ]
+#: GitHub's merge queue names its branches after the head commit
+#: (``gh-readonly-queue/<base>/pr-<number>-<sha>``): that sha is a commit id,
+#: not a fingerprint, and the one 40-hex run a branch name may carry.
+_MERGE_QUEUE_PREFIX = "gh-readonly-queue/"
+_LOWER_HEX = frozenset("0123456789abcdef")
+
+
+def _screened_branch(value: str) -> str:
+    head, _, sha = value.rpartition("-")
+    queued = (
+        value.startswith(_MERGE_QUEUE_PREFIX)
+        and "/pr-" in head
+        and len(sha) == 40
+        and _LOWER_HEX.issuperset(sha)
+    )
+    screen_line(head if queued else value)
+    return value
+
+
 BranchName = Annotated[
     str,
     Field(strict=True, min_length=1, max_length=255, pattern=r"^[^\s~^:?*\[\\\x00-\x1f]+$"),
+    AfterValidator(_screened_branch),
 ]
-PipelineUrl = Annotated[str, Field(strict=True, max_length=2048, pattern=r"^https?://\S+$")]
+#: A link to the CI run: a URL is expected here, but not one whose host or
+#: path carries a secret shape (a vault, a key, credentials).
+PipelineUrl = Annotated[
+    str, Field(strict=True, max_length=2048, pattern=r"^https?://\S+$"), Screened
+]
+ScopeString = Annotated[str, Field(strict=True, max_length=300), Screened]
+
+
+def _scope_form(value: Any) -> str:
+    # A dict on the way in, a ScopeObject on the way out (serialising).
+    return "object" if isinstance(value, dict | BaseModel) else "string"
+
+
+#: The two forms of a scope, told apart by the input's type rather than by
+#: trying each, so an error names one form. The tags are the members' names
+#: in error locations (the API leaves them out of the paths it reports).
+SCOPE_FORMS: Final = ("object", "string")
 
 #: Epoch milliseconds up to the year 9999; anything larger is a unit mistake.
 MAX_TIMESTAMP_MS = 253_402_300_799_999
@@ -82,13 +130,19 @@ class ScopeObject(WireModel):
     environment: Name | None = None
 
 
+ScopeValue = Annotated[
+    Annotated[ScopeObject, Tag("object")] | Annotated[ScopeString, Tag("string")],
+    Discriminator(_scope_form),
+]
+
+
 class PolicyResult(WireModel):
     rule_id: RuleId
     rule_name: Text200
     passed: StrictBool
     severity: WireSeverity
     message: Message
-    scope: ScopeObject | Annotated[str, Field(strict=True, max_length=300)] | None = None
+    scope: ScopeValue | None = None
 
     @model_validator(mode="after")
     def _scope_is_readable(self) -> Self:

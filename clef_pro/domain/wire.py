@@ -2,8 +2,9 @@
 
 Every body Clef Pro accepts is camelCase JSON with a closed set of fields: an
 unknown field is refused rather than silently kept, because the security model
-is enforced at the door. Strings are bounded and screened; numbers and booleans
-are never coerced from strings.
+is enforced at the door. Strings are bounded, free of control characters and
+screened for secret-shaped data; numbers and booleans are never coerced from
+strings.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, S
 from pydantic.alias_generators import to_camel
 
 from clef_pro.domain.scope import NAME_PATTERN
-from clef_pro.domain.screening import find_secret_shape
+from clef_pro.domain.screening import find_control_character, find_secret_shape
 
 
 class WireModel(BaseModel):
@@ -31,7 +32,24 @@ class WireModel(BaseModel):
     )
 
 
-def _screened(value: str) -> str:
+def screen_line(value: str) -> str:
+    """Refuse secret-shaped data in a one-line string (a name, id, version or URL)."""
+    return _refuse_secret_shapes(_refuse_controls(value, free_text=False))
+
+
+def screen_text(value: str) -> str:
+    """Refuse secret-shaped data in free text, where tabs and line breaks may stand."""
+    return _refuse_secret_shapes(_refuse_controls(value, free_text=True))
+
+
+def _refuse_controls(value: str, *, free_text: bool) -> str:
+    found = find_control_character(value, free_text=free_text)
+    if found is not None:
+        raise ValueError(f"contains {found}, which is not allowed here")
+    return value
+
+
+def _refuse_secret_shapes(value: str) -> str:
     kind = find_secret_shape(value)
     if kind is not None:
         # Name the kind of data, never the data: the message ends up in HTTP
@@ -40,17 +58,20 @@ def _screened(value: str) -> str:
     return value
 
 
-Text200 = Annotated[
-    str, Field(strict=True, min_length=1, max_length=200), AfterValidator(_screened)
-]
-Text64 = Annotated[str, Field(strict=True, min_length=1, max_length=64), AfterValidator(_screened)]
-Description = Annotated[str, Field(strict=True, max_length=500), AfterValidator(_screened)]
-Message = Annotated[str, Field(strict=True, max_length=1000), AfterValidator(_screened)]
-Name = Annotated[str, Field(strict=True, pattern=NAME_PATTERN), AfterValidator(_screened)]
+#: A one-line string of a report, refused if it carries a control character
+#: or secret-shaped data; and free text, which may also hold tabs and line breaks.
+Screened = AfterValidator(screen_line)
+ScreenedText = AfterValidator(screen_text)
+
+Text200 = Annotated[str, Field(strict=True, min_length=1, max_length=200), Screened]
+Text64 = Annotated[str, Field(strict=True, min_length=1, max_length=64), Screened]
+Description = Annotated[str, Field(strict=True, max_length=500), ScreenedText]
+Message = Annotated[str, Field(strict=True, max_length=1000), ScreenedText]
+Name = Annotated[str, Field(strict=True, pattern=NAME_PATTERN), Screened]
 RuleId = Annotated[
     str,
     Field(strict=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,127}$"),
-    AfterValidator(_screened),
+    Screened,
 ]
 Count = Annotated[StrictInt, Field(ge=0, le=10_000_000)]
 Flag = StrictBool

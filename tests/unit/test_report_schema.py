@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from clef_pro.domain.report import Report, ReportBatch, content_digest
+from clef_pro.domain.report import SCOPE_FORMS, Report, ReportBatch, content_digest
 from tests.support.contract import example, forbidden_examples
 
 #: The field each forbidden example must be refused for.
@@ -127,3 +127,102 @@ def test_equal_bodies_have_equal_digests_whatever_their_key_order() -> None:
     body = Report.model_validate(example("report-spec.json")).stored_body(keep_ci_context=True)
     reordered = dict(reversed(list(body.items())))
     assert content_digest(body) == content_digest(reordered)
+
+
+# --- every string is screened -----------------------------------------------------
+
+EVASIONS: list[dict[str, Any]] = json.loads(
+    (Path(__file__).resolve().parents[1] / "fixtures" / "screening" / "evasions.json").read_text()
+)
+
+
+def _set(body: dict[str, Any], path: list[str | int], value: object) -> dict[str, Any]:
+    node: Any = body
+    for part in path[:-1]:
+        node = node[part]
+    node[path[-1]] = value
+    return body
+
+
+def _client_loc(loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
+    """A location as the client wrote it: without the scope form's union tag."""
+    return tuple(
+        part
+        for index, part in enumerate(loc)
+        if not (index and part in SCOPE_FORMS and loc[index - 1] == "scope")
+    )
+
+
+def _location(field: str) -> tuple[str | int, ...]:
+    parts: list[str | int] = []
+    for piece in field.replace("]", "").replace("[", ".").split("."):
+        parts.append(int(piece) if piece.isdigit() else piece)
+    return tuple(parts)
+
+
+@pytest.mark.parametrize("evasion", EVASIONS, ids=lambda e: f"{e['field']}: {e.get('note', '')}")
+def test_secret_shapes_are_refused_in_every_string_of_a_report(evasion: dict[str, Any]) -> None:
+    body = _set(copy.deepcopy(example(evasion["example"])), evasion["path"], evasion["value"])
+    with pytest.raises(ValidationError) as refused:
+        Report.model_validate(body)
+    errors = refused.value.errors()
+    expected = _location(evasion["field"])
+    located = [error for error in errors if _client_loc(error["loc"])[: len(expected)] == expected]
+    assert located, [error["loc"] for error in errors]
+    assert all(evasion["value"] not in str(error["msg"]) for error in errors)
+
+
+#: Every string field of a report, in the form whose example carries it.
+STRING_FIELDS = [
+    ("report-cli.json", ["branch"]),
+    ("report-cli.json", ["cliVersion"]),
+    ("report-cli.json", ["summary", "namespaces", 0]),
+    ("report-cli.json", ["summary", "environments", 0]),
+    ("report-cli.json", ["summary", "cells", 0, "namespace"]),
+    ("report-cli.json", ["summary", "cells", 0, "environment"]),
+    ("report-cli.json", ["summary", "cells", 0, "description"]),
+    ("report-cli.json", ["drift", 0, "namespace"]),
+    ("report-cli.json", ["policyResults", 0, "ruleId"]),
+    ("report-cli.json", ["policyResults", 0, "ruleName"]),
+    ("report-cli.json", ["policyResults", 0, "message"]),
+    ("report-cli.json", ["policyResults", 0, "scope", "namespace"]),
+    ("report-cli.json", ["policyResults", 0, "scope", "environment"]),
+    ("report-spec.json", ["drift", 0, "summary"]),
+    ("report-spec.json", ["policyResults", 0, "scope"]),
+    ("report-spec.json", ["ciContext", "provider"]),
+    ("report-spec.json", ["ciContext", "pipelineUrl"]),
+    ("report-spec.json", ["ciContext", "trigger"]),
+]
+
+
+@pytest.mark.parametrize("control", ["\x00", "\x1b", "\x7f", "\x85", "\ud800"])
+@pytest.mark.parametrize(("name", "path"), STRING_FIELDS, ids=str)
+def test_control_characters_are_refused_in_every_string_naming_the_field(
+    name: str, path: list[str | int], control: str
+) -> None:
+    body = copy.deepcopy(example(name))
+    node: Any = body
+    for part in path:
+        node = node[part]
+    _set(body, path, node[:2] + control + node[2:])
+    with pytest.raises(ValidationError) as refused:
+        Report.model_validate(body)
+    assert any(
+        _client_loc(error["loc"])[: len(path)] == tuple(path) for error in refused.value.errors()
+    )
+
+
+@pytest.mark.parametrize(
+    "path", [["summary", "cells", 0, "description"], ["policyResults", 0, "message"]]
+)
+def test_free_text_may_hold_tabs_and_line_breaks(path: list[str | int]) -> None:
+    body = _set(copy.deepcopy(example("report-cli.json")), path, "2 keys missing:\n\tdev\r\n\tprod")
+    Report.model_validate(body)
+
+
+def test_a_merge_queue_branch_may_carry_its_commit_id() -> None:
+    sha = "3f9c2a7d41be08c6a5f1e2d3c4b5a69788796a5b"
+    queued = f"gh-readonly-queue/main/pr-1234-{sha}"
+    assert Report.model_validate(example("report-cli.json") | {"branch": queued}).branch == queued
+    with pytest.raises(ValidationError):
+        Report.model_validate(example("report-cli.json") | {"branch": f"feature/{sha}"})
