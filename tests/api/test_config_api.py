@@ -98,7 +98,8 @@ def test_deleting_an_unknown_integration_is_404(service: ServiceClient) -> None:
             },
             "policies[0].severity",
         ),
-        ({"displayName": "x", "extra": 1}, "extra"),
+        # An unknown field is named by where it was, never by its name.
+        ({"displayName": "x", "extra": 1}, "body"),
     ],
 )
 def test_bad_config_is_refused_naming_the_field(
