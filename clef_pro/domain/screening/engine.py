@@ -8,13 +8,13 @@ the whole screen of a string is linear in its length.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Final, cast
 
 import re2
 
 from clef_pro.domain.screening.normalise import Folded, fold, fold_tracked
-from clef_pro.domain.screening.rules import RULES, URL, Rule
+from clef_pro.domain.screening.rules import RULES, URL, Rule, search
 
 #: What a redacted substring becomes.
 REDACTED: Final = "[redacted]"
@@ -35,48 +35,63 @@ _TRAILING: Final = b" \t\r\n\x0b\x0c\"'`,;\x1a"
 _REDACTION_PASSES: Final = 3
 
 
-def _literal_automaton() -> tuple[re2.Set, list[frozenset[int]]]:
-    """One automaton for every rule's literals, and for each literal the
-    rules it guards."""
+def _literal_automaton() -> tuple[re2.Set, list[int]]:
+    """One automaton for every rule's literals, and for each literal the rules
+    it guards (a bit per rule, in rule order)."""
     options = re2.Options()
     options.case_sensitive = False
     # Plain strings make a small automaton; the headroom is for certainty,
     # since a set that ran out of memory would report "no literal".
     options.max_mem = 64 << 20
     automaton = re2.Set.SearchSet(options)
-    guarded: dict[str, set[int]] = {}
+    guarded: dict[str, int] = {}
     for index, rule in enumerate(RULES):
         for literal in rule.literals:
-            guarded.setdefault(literal, set()).add(index)
+            guarded[literal] = guarded.get(literal, 0) | 1 << index
     literals = sorted(guarded)
     for literal in literals:
         automaton.Add(re2.escape(literal.encode()))
     automaton.Compile()
-    return automaton, [frozenset(guarded[literal]) for literal in literals]
+    return automaton, [guarded[literal] for literal in literals]
 
 
-_LITERALS, _GUARDED_BY_LITERAL = _literal_automaton()
-_ALWAYS_GUARDED: Final = frozenset(index for index, rule in enumerate(RULES) if not rule.literals)
+_LITERALS, _RULES_OF_LITERAL = _literal_automaton()
+#: Rules guarded by length (and character counts) alone.
+_UNGUARDED: Final = sum(1 << index for index, rule in enumerate(RULES) if not rule.literals)
+_SHORTEST_UNGUARDED: Final = min(rule.min_length for rule in RULES if not rule.literals)
 
 
-@dataclass(slots=True)
+@lru_cache(maxsize=4096)
+def _rules_of(mask: int) -> tuple[Rule, ...]:
+    return tuple(rule for index, rule in enumerate(RULES) if mask >> index & 1)
+
+
+def _candidates(text: bytes) -> list[Rule]:
+    """The rules whose guards pass: the only ones whose patterns may match."""
+    # The stubs call this a bool; RE2's set answers with the indices that matched.
+    matched = cast("list[int] | None", _LITERALS.Match(text))
+    length = len(text)
+    if not matched and length < _SHORTEST_UNGUARDED:
+        return []
+    mask = _UNGUARDED
+    for literal in matched or ():
+        mask |= _RULES_OF_LITERAL[literal]
+    return [
+        rule
+        for rule in _rules_of(mask)
+        if length >= rule.min_length and rule.passes_charset_guard(text)
+    ]
+
+
 class _View:
-    """The folded text as rules see it (ASCII bytes), computed once per string."""
+    """The folded text as rules see it (ASCII bytes), and the rules to run on it."""
 
-    text: bytes
-    candidates: list[Rule] = field(init=False)
-    _without_urls: bytes | None = field(default=None, init=False)
+    __slots__ = ("_without_urls", "candidates", "text")
 
-    def __post_init__(self) -> None:
-        indices = set(_ALWAYS_GUARDED)
-        # The stubs call this a bool; RE2's set answers with the indices that matched.
-        matched = cast("list[int] | None", _LITERALS.Match(self.text))
-        for literal in matched or ():
-            indices |= _GUARDED_BY_LITERAL[literal]
-        length = len(self.text)
-        self.candidates = [
-            RULES[index] for index in sorted(indices) if length >= RULES[index].min_length
-        ]
+    def __init__(self, text: bytes) -> None:
+        self.text = text
+        self.candidates = _candidates(text)
+        self._without_urls: bytes | None = None
 
     @property
     def without_urls(self) -> bytes:
@@ -114,15 +129,15 @@ def _spans(rule: Rule, view: _View) -> list[tuple[int, int]] | None:
     spans: list[tuple[int, int]] = []
     position = 0
     for _ in range(MAX_MATCHES):
-        match = rule.compiled.search(target, position)
+        match = search(rule.compiled, target, position)
         if match is None:
             return spans
-        match_start, match_end = match.span()
+        match_start, match_end = match[0]
         start, end = match_start, match_end
         if groups:
-            for group in range(1, groups + 1):
-                if match.start(group) >= 0:
-                    start, end = match.span(group)
+            for group_start, group_end in match[1:]:
+                if group_start >= 0:
+                    start, end = group_start, group_end
                     break
             position = max(end, match_start + 1)
         else:
@@ -142,7 +157,7 @@ def _first_kind(view: _View) -> str | None:
     for rule in view.candidates:
         if rule.accept is None:
             # Every match counts: one search decides.
-            if rule.compiled.search(view.target(rule)) is not None:
+            if search(rule.compiled, view.target(rule), 0) is not None:
                 return rule.kind
         elif _spans(rule, view) != []:
             return rule.kind
