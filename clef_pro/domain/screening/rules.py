@@ -8,8 +8,11 @@ automaton of plain strings); most strings of a report are short names and
 sentences in which none occurs, so most rules never run their pattern at all.
 
 Patterns stay cheap under leftmost-first matching: an alternative that waits
-for a closing character is bounded, so a search never looks more than a few
-hundred bytes past the shape it reports.
+for a closing quote stops at the end of its line, and a key block without an
+END line runs to the end of the text, so a search hardly looks past the
+shape it reports and successive searches over one string do not rescan it.
+The Python-side work per string is bounded as well (see ``MAX_MATCHES`` in
+:mod:`.engine`).
 
 What deliberately passes:
 
@@ -23,7 +26,9 @@ What deliberately passes:
   rules look at the text with URLs blanked out; the others see URLs whole.
 - Repository-relative paths that name no secret (``schemas/payments.yaml``,
   ``.clef-meta.yaml``): the CLI's lint messages quote them.
-- Numbers: a run of sixteen decimal digits is not taken for a key id.
+- Numbers: a run of sixteen decimal digits is not taken for a key id. (Ten
+  groups of four digits in a row are refused as a fingerprint, though: no
+  CLI sentence holds them.)
 - Commit ids where they belong: ``commitSha`` is checked by its own pattern
   and holds nothing else. Anywhere else a run of 40 hex digits is refused: it
   cannot be told from a PGP fingerprint, and free text never needs a commit
