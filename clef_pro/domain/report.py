@@ -5,12 +5,20 @@ shows (string scopes, drift with ``severity`` and ``summary``) and the form the
 CLI sends today (object scopes, drift with ``driftCount``, ``error`` severity).
 Both are accepted; :meth:`Report.stored_body` turns either into the one form
 Clef Pro keeps, so nothing downstream has to know there were two.
+
+The server's clock enters validation through the validation context
+(:func:`validation_context`): a commit timestamp far in the server's future
+is refused, because the newest report drives the alerts and one forged
+timestamp would otherwise hold the HEAD, and silence the integration, for
+good.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Annotated, Any, Final, Self
 
 from pydantic import (
@@ -22,13 +30,14 @@ from pydantic import (
     StrictBool,
     StrictInt,
     Tag,
+    ValidationInfo,
+    field_validator,
     model_validator,
 )
 
 from clef_pro.domain.scope import Scope
 from clef_pro.domain.severity import HealthStatus, Severity, parse_severity
 from clef_pro.domain.wire import (
-    MAX_BATCH_REPORTS,
     Count,
     Description,
     Message,
@@ -68,11 +77,14 @@ def _screened_branch(value: str) -> str:
     return value
 
 
+#: A git branch name, or ``""`` for an unknown branch: the CLI on a detached
+#: HEAD (every commit the report API's client backfills, GitLab CI's checkouts).
 BranchName = Annotated[
     str,
-    Field(strict=True, min_length=1, max_length=255, pattern=r"^[^\s~^:?*\[\\\x00-\x1f]+$"),
+    Field(strict=True, max_length=255, pattern=r"^[^\s~^:?*\[\\\x00-\x1f]*$"),
     AfterValidator(_screened_branch),
 ]
+UNKNOWN_BRANCH: Final = ""
 #: A link to the CI run: a URL is expected here, but not one whose host or
 #: path carries a secret shape (a vault, a key, credentials).
 PipelineUrl = Annotated[
@@ -93,6 +105,25 @@ SCOPE_FORMS: Final = ("object", "string")
 
 #: Epoch milliseconds up to the year 9999; anything larger is a unit mistake.
 MAX_TIMESTAMP_MS = 253_402_300_799_999
+
+_CLOCK: Final = "clef_pro.server_clock"
+
+
+@dataclass(frozen=True, slots=True)
+class ServerClock:
+    """The server's time as validation sees it, and how far ahead a commit may be."""
+
+    now_ms: int
+    max_future_ms: int
+
+    @property
+    def latest_commit_ms(self) -> int:
+        return self.now_ms + self.max_future_ms
+
+
+def validation_context(clock: ServerClock) -> dict[str, Any]:
+    """Pass as ``context=`` when validating reports that arrive now."""
+    return {_CLOCK: clock}
 
 
 class Cell(WireModel):
@@ -177,21 +208,72 @@ class Report(WireModel):
     drift: Annotated[list[Drift], Field(max_length=1000)]
     policy_results: Annotated[list[PolicyResult], Field(max_length=20_000)]
     ci_context: CIContext | None = None
+    #: The name Clef's "CLI Integration" page gives ``ciContext``; never stored as such.
+    ci: Annotated[CIContext | None, Field(exclude=True)] = None
+
+    @field_validator("commit_timestamp")
+    @classmethod
+    def _not_far_ahead_of_the_server(cls, value: int, info: ValidationInfo) -> int:
+        clock = info.context.get(_CLOCK) if isinstance(info.context, dict) else None
+        if isinstance(clock, ServerClock) and value > clock.latest_commit_ms:
+            hours = clock.max_future_ms / 3_600_000
+            raise ValueError(
+                f"is more than {hours:g} h ahead of the server's clock; "
+                "check the CI machine's clock (commitTimestamp is in epoch milliseconds)"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _one_ci_context(self) -> Self:
+        if self.ci is not None and self.ci_context is not None:
+            raise ValueError("ci and ciContext are two names of one object: send one of them")
+        return self
+
+    @property
+    def ci_context_value(self) -> CIContext | None:
+        return self.ci_context if self.ci_context is not None else self.ci
+
+    @property
+    def is_on_unknown_branch(self) -> bool:
+        return self.branch == UNKNOWN_BRANCH
 
     def stored_body(self, *, keep_ci_context: bool) -> dict[str, Any]:
         """The one normalised form that is stored: canonical scopes and
-        severities, absent optional fields left out, and ``ciContext`` only if
-        the integration collects it."""
+        severities, absent optional fields left out, and ``ciContext`` (under
+        that name, whichever was sent) only if the integration collects it."""
         body = self.model_dump(mode="json", by_alias=True, exclude_none=True)
         for result, parsed in zip(body["policyResults"], self.policy_results, strict=True):
             result["scope"] = parsed.canonical_scope
-        if not keep_ci_context:
+        ci_context = self.ci_context_value
+        if keep_ci_context and ci_context is not None:
+            body["ciContext"] = ci_context.model_dump(mode="json", by_alias=True, exclude_none=True)
+        else:
             body.pop("ciContext", None)
         return body
 
 
 class ReportBatch(WireModel):
-    reports: Annotated[list[Report], Field(min_length=1, max_length=MAX_BATCH_REPORTS)]
+    """Oldest first. Limited by the body's size only: the client puts a whole
+    gap into one batch and never splits it."""
+
+    reports: Annotated[list[Report], Field(min_length=1)]
+
+
+def inherit_branches(reports: Sequence[Report]) -> list[Report]:
+    """Reports submitted together, with an unknown branch resolved.
+
+    A report with an empty branch takes the branch of the newest report
+    (the last) that names one: submitted together, they are the backfilled
+    ancestors of that HEAD. With no named branch at all, the branch stays
+    unknown.
+    """
+    named = next((r.branch for r in reversed(reports) if not r.is_on_unknown_branch), None)
+    if named is None:
+        return list(reports)
+    return [
+        report.model_copy(update={"branch": named}) if report.is_on_unknown_branch else report
+        for report in reports
+    ]
 
 
 def content_digest(body: dict[str, Any]) -> str:

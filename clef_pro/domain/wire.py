@@ -9,7 +9,7 @@ strings.
 
 from __future__ import annotations
 
-from typing import Annotated, Final
+from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt
 from pydantic.alias_generators import to_camel
@@ -75,6 +75,3 @@ RuleId = Annotated[
 ]
 Count = Annotated[StrictInt, Field(ge=0, le=10_000_000)]
 Flag = StrictBool
-
-#: Largest number of reports in one batch (the contract's limit).
-MAX_BATCH_REPORTS: Final = 500

@@ -8,7 +8,15 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from clef_pro.domain.report import SCOPE_FORMS, Report, ReportBatch, content_digest
+from clef_pro.domain.report import (
+    SCOPE_FORMS,
+    Report,
+    ReportBatch,
+    ServerClock,
+    content_digest,
+    inherit_branches,
+    validation_context,
+)
 from tests.support.contract import example, forbidden_examples
 
 #: The field each forbidden example must be refused for.
@@ -117,10 +125,60 @@ def test_malformed_reports_are_refused_at_the_offending_field(
     assert location in [error["loc"] for error in refused.value.errors()]
 
 
-def test_a_batch_holds_at_most_500_reports() -> None:
+def test_a_batch_is_not_limited_by_a_count() -> None:
     report = example("report-spec.json")
-    with pytest.raises(ValidationError, match="at most 500"):
-        ReportBatch.model_validate({"reports": [report] * 501})
+    body = json.dumps({"reports": [report] * 10_000})
+    assert len(ReportBatch.model_validate_json(body).reports) == 10_000
+
+
+def test_the_detached_backfill_example_is_accepted_and_inherits_its_heads_branch() -> None:
+    batch = ReportBatch.model_validate(example("batch-backfill-detached.json"))
+    assert [report.branch for report in batch.reports] == ["", "", "main"]
+    assert [report.branch for report in inherit_branches(batch.reports)] == ["main"] * 3
+
+
+def test_a_batch_with_no_named_branch_stays_on_an_unknown_branch() -> None:
+    report = Report.model_validate(example("report-spec.json") | {"branch": ""})
+    assert report.is_on_unknown_branch
+    assert inherit_branches([report, report]) == [report, report]
+
+
+def test_a_report_on_a_detached_head_is_accepted_alone() -> None:
+    assert Report.model_validate(example("report-cli.json") | {"branch": ""}).branch == ""
+
+
+def test_ci_is_accepted_as_the_name_of_ci_context_and_stored_as_ci_context() -> None:
+    body = example("report-spec.json")
+    body["ci"] = body.pop("ciContext")
+    report = Report.model_validate(body)
+    stored = report.stored_body(keep_ci_context=True)
+    assert stored["ciContext"] == body["ci"]
+    assert "ci" not in stored
+    assert "ciContext" not in report.stored_body(keep_ci_context=False)
+
+
+def test_ci_and_ci_context_at_once_are_refused() -> None:
+    body = example("report-spec.json")
+    body["ci"] = body["ciContext"]
+    with pytest.raises(ValidationError, match="send one of them"):
+        Report.model_validate(body)
+
+
+NOW_MS = 1_800_000_000_000
+CLOCK = ServerClock(now_ms=NOW_MS, max_future_ms=24 * 3_600_000)
+
+
+def test_a_commit_timestamp_far_ahead_of_the_server_is_refused() -> None:
+    body = example("report-spec.json") | {"commitTimestamp": NOW_MS + 25 * 3_600_000}
+    with pytest.raises(ValidationError) as refused:
+        Report.model_validate(body, context=validation_context(CLOCK))
+    assert refused.value.errors()[0]["loc"] == ("commitTimestamp",)
+    assert "24 h ahead" in str(refused.value)
+
+
+def test_a_commit_timestamp_within_the_allowance_is_accepted() -> None:
+    body = example("report-spec.json") | {"commitTimestamp": NOW_MS + 23 * 3_600_000}
+    Report.model_validate(body, context=validation_context(CLOCK))
 
 
 def test_equal_bodies_have_equal_digests_whatever_their_key_order() -> None:
