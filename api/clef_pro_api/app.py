@@ -11,6 +11,7 @@ from clef_pro_api import dashboard, errors
 from clef_pro_api.kubernetes import TokenReviewer
 from clef_pro_api.limits import BodySizeLimit
 from clef_pro_api.routes import admin, alerts, health, integrations, notifications, reports
+from clef_pro_api.routes.bodies import document_bodies
 from clef_pro_api.services.delivery import start_checker, start_sender
 from clef_pro_api.settings import Settings
 from clef_pro_api.storage.db import create_db_engine, session_factory
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     for module in (reports, integrations, alerts, notifications, admin, health):
         app.include_router(module.router)
+    document_bodies(app)
     # The dashboard: HTML pages for signed-in people (its own sign-in, sessions, CSRF).
     dashboard.install(app, settings)
     return app

@@ -4,6 +4,13 @@ Authorisation is by type: a route that takes ``CIKeyDep`` can only be called
 with a CI API key, one that takes ``ReaderDep`` only by a reader of the read
 API. A missing or unknown credential is ``401``; a known one of the wrong
 kind is ``403``.
+
+CI API keys come as ``Authorization: Bearer <key>`` (what the Clef CLI sends)
+or as ``x-api-key: <key>`` (what Clef's documentation shows), on every CI
+endpoint of both protocols. The CI write endpoints take the presented key
+with :data:`PresentedCIKeyDep` (headers only, no I/O) and resolve it with
+:func:`authenticate_ci_key` inside the one worker-thread hop that also
+parses and stores the body.
 """
 
 from __future__ import annotations
@@ -12,7 +19,7 @@ from collections.abc import Callable, Iterator
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 from starlette import status
 
@@ -51,25 +58,52 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[Session, Depends(get_session)]
 
 _bearer = HTTPBearer(auto_error=False, description="A Clef Pro API key or the admin token")
+_api_key_header = APIKeyHeader(
+    name="x-api-key", auto_error=False, description="A Clef Pro API key (CI endpoints)"
+)
 
 
-def _unauthorized() -> HTTPException:
+def _unauthorized(
+    reason: str = "missing, malformed, unknown or revoked credentials",
+) -> HTTPException:
     return HTTPException(
-        status.HTTP_401_UNAUTHORIZED,
-        "missing, malformed, unknown or revoked credentials",
-        headers={"WWW-Authenticate": "Bearer"},
+        status.HTTP_401_UNAUTHORIZED, reason, headers={"WWW-Authenticate": "Bearer"}
     )
+
+
+async def presented_token(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    api_key: Annotated[str | None, Depends(_api_key_header)],
+) -> str:
+    """The credential the caller presented, in either header (both: the same one)."""
+    bearer = credentials.credentials if credentials is not None else None
+    if bearer and api_key and bearer != api_key:
+        raise _unauthorized("Authorization and x-api-key carry different credentials")
+    token = bearer or api_key
+    if not token:
+        raise _unauthorized()
+    return token
+
+
+PresentedTokenDep = Annotated[str, Depends(presented_token)]
+
+
+def authenticate_ci_key(session: Session, presented: str, settings: Settings) -> CIKey:
+    """Resolve a presented CI API key (does I/O: call it in the request's worker thread)."""
+    if is_admin_token(presented, settings.admin_token_value):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "this endpoint takes a CI API key")
+    ci_key = resolve_api_key(session, presented) if looks_like_api_key(presented) else None
+    if ci_key is None:
+        raise _unauthorized()
+    return ci_key
 
 
 def get_principal(
     request: Request,
     settings: SettingsDep,
     session: SessionDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    token: PresentedTokenDep,
 ) -> Principal:
-    if credentials is None or not credentials.credentials:
-        raise _unauthorized()
-    token = credentials.credentials
     if is_admin_token(token, settings.admin_token_value):
         return Administrator()
     if looks_like_api_key(token):

@@ -16,17 +16,21 @@ only, and check those too:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette import status
 
 from clef_pro.domain.config import CHANNEL_TYPES
 from clef_pro.domain.report import SCOPE_FORMS
 from clef_pro_api.services.errors import Conflict, InvalidParameter, NotFound
+
+log = logging.getLogger(__name__)
 
 _SOURCES = {"body", "query", "path", "header"}
 
@@ -104,10 +108,34 @@ def _location(error: Any) -> list[str | int]:
     return _without_union_tags(loc)
 
 
-def validation_detail(errors: Sequence[Any]) -> list[dict[str, Any]]:
+def json_syntax_error(line: int, column: int) -> dict[str, Any]:
+    """The error of a body that is not JSON: where it breaks, never an offset
+    posing as a field name."""
+    return {
+        "type": "json_invalid",
+        "loc": ("body",),
+        "msg": f"body is not valid JSON at line {line} column {column}",
+    }
+
+
+def _json_position(error: Any, document: Any) -> dict[str, Any] | None:
+    """FastAPI reports a JSON syntax error at ``("body", <character offset>)``."""
+    location = error.get("loc", ())
+    if error.get("type") != "json_invalid" or len(location) != 2:
+        return None
+    offset = location[1]
+    if not isinstance(offset, int) or not isinstance(document, str):
+        return json_syntax_error(1, 1)
+    line = document.count("\n", 0, offset) + 1
+    column = offset - document.rfind("\n", 0, offset)
+    return json_syntax_error(line, column)
+
+
+def validation_detail(errors: Sequence[Any], document: Any = None) -> list[dict[str, Any]]:
     detail: list[dict[str, Any]] = []
     seen: set[tuple[tuple[str | int, ...], str]] = set()
-    for error in errors:
+    for raw in errors:
+        error = _json_position(raw, document) or raw
         loc = _location(error)
         key = (tuple(loc), error["type"])
         if key in seen:  # several unknown fields in one object: one entry
@@ -119,13 +147,35 @@ def validation_detail(errors: Sequence[Any]) -> list[dict[str, Any]]:
     return detail
 
 
+class DatabaseUnavailable(Exception):
+    """The database cannot be reached; nothing was stored."""
+
+
+#: Seconds a client is asked to wait before retrying while the database is away.
+RETRY_AFTER_SECONDS: Final = 5
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """A lost or refused connection, or SQLite's lock timeout: retry later."""
+    return isinstance(exc, OperationalError | InterfaceError) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated
+    )
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse(
-            {"detail": validation_detail(exc.errors())},
+            {"detail": validation_detail(exc.errors(), exc.body)},
             status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
         )
+
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
+        if not is_database_unavailable(exc):
+            raise exc
+        log.warning("database unavailable on %s %s", request.method, request.url.path)
+        return database_unavailable_response()
 
     @app.exception_handler(InvalidParameter)
     async def _invalid_parameter(_request: Request, exc: InvalidParameter) -> JSONResponse:
@@ -150,3 +200,11 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Conflict)
     async def _conflict(_request: Request, exc: Conflict) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_409_CONFLICT)
+
+
+def database_unavailable_response() -> JSONResponse:
+    return JSONResponse(
+        {"detail": "the database is unavailable; nothing was stored, retry later"},
+        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )

@@ -53,6 +53,21 @@ class Settings(BaseSettings):
     max_report_bytes: Annotated[int, Field(ge=1024)] = 1 * 1024 * 1024
     #: Largest request body of ``POST /api/v1/reports/batch`` and the config API.
     max_batch_bytes: Annotated[int, Field(ge=1024)] = 32 * 1024 * 1024
+    #: How far ahead of the server's clock a commit timestamp may be (hours);
+    #: past it a report is refused, so a forged timestamp cannot hold the HEAD.
+    max_commit_future_hours: Annotated[float, Field(gt=0, le=24 * 365)] = 24.0
+
+    # --------------------------------------------------------------------- OTLP
+    # ``POST /v1/logs`` and ``GET /v1/checkpoint`` (README: "Point your Clef CLI").
+    #: Largest OTLP request body, after gzip decompression (bytes).
+    max_otlp_bytes: Annotated[int, Field(ge=1024)] = 8 * 1024 * 1024
+    #: Sustained OTLP pushes per second per integration, in each replica; past
+    #: it (and the burst) a push gets ``429`` with ``Retry-After``. ``0``: no limit.
+    otlp_rate_per_second: Annotated[float, Field(ge=0)] = 20.0
+    #: Pushes an integration may make at once above the sustained rate (a
+    #: backfill of many commits pushes one request per commit, back to back).
+    otlp_burst: Annotated[int, Field(ge=1)] = 200
+    # ----------------------------------------------------------------- end OTLP
 
     #: Where people reach the dashboard; used in links that leave the service.
     public_url: str = "http://127.0.0.1:8000"

@@ -300,7 +300,16 @@ class IntegrationConfig(ConfigModel):
         return self
 
     def tracks(self, branch: str) -> bool:
-        return not self.tracked_branches or branch in self.tracked_branches
+        """Whether reports on ``branch`` drive alerts. An unknown branch (``""``,
+        a detached HEAD) counts as tracked: ignoring it would silently stop
+        alerting for every CI system that checks out a detached HEAD."""
+        return not self.tracked_branches or branch in self.tracked_branches or branch == ""
+
+    @property
+    def tracked_branch_names(self) -> list[str] | None:
+        """The branch names whose reports count (the unknown one included),
+        or ``None`` when every branch does."""
+        return [*self.tracked_branches, ""] if self.tracked_branches else None
 
     def channel(self, name: str) -> AnyChannel | None:
         return next((channel for channel in self.channels if channel.name == name), None)

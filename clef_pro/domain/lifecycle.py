@@ -167,13 +167,17 @@ def _speaks_louder(candidate: Observation, current: Observation) -> bool:
     return candidate.severity.rank > current.severity.rank
 
 
-def evaluate(open_alerts: Iterable[OpenAlert], head: Report) -> list[Transition]:
+def evaluate(
+    open_alerts: Iterable[OpenAlert], head: Report, *, covers_whole_repository: bool = False
+) -> list[Transition]:
     """The transitions that ``head``, the integration's new HEAD report, causes.
 
     Failing keys open an alert or recur on the open one. An open alert
     resolves when the report carries its key passing, or no longer carries it
     while its summary still covers the alert's scope: a report filtered to
-    other namespaces resolves nothing outside them.
+    other namespaces resolves nothing outside them. A report that is known to
+    cover the whole repository (an OTLP report push: it cannot be filtered)
+    covers every scope.
     """
     observations = observe(head.policy_results)
     open_by_key = {alert.key: alert for alert in open_alerts}
@@ -200,7 +204,10 @@ def evaluate(open_alerts: Iterable[OpenAlert], head: Report) -> list[Transition]
     for key, alert in open_by_key.items():
         if key.rule_id == SILENT_RULE_ID or (
             key not in observations
-            and Scope.parse(key.scope).is_covered_by(namespaces, environments)
+            and (
+                covers_whole_repository
+                or Scope.parse(key.scope).is_covered_by(namespaces, environments)
+            )
         ):
             transitions.append(Transition(AlertEvent.RESOLVED, key, alert.alert_id, None))
     return transitions

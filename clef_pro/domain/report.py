@@ -15,6 +15,7 @@ good.
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import json
 from collections.abc import Sequence
@@ -250,6 +251,14 @@ class Report(WireModel):
         else:
             body.pop("ciContext", None)
         return body
+
+
+class Protocol(enum.StrEnum):
+    """Which door a report came through. Both make the same reports and alerts;
+    an OTLP report push covers the whole repository and sends no matrix cells."""
+
+    REPORT_API = "report-api"
+    OTLP = "otlp"
 
 
 class ReportBatch(WireModel):

@@ -187,12 +187,31 @@ def test_bodies_over_the_limit_are_413_and_store_nothing(
     assert stored_reports(settings) == 0
 
 
-def test_a_batch_of_more_than_500_is_refused(service: ServiceClient, settings: Settings) -> None:
+def test_a_batch_of_10000_reports_is_stored_whole(
+    service: ServiceClient, settings: Settings
+) -> None:
     (key,) = service.put_integration("payments")
-    reports = [spec_report(f"{index:040x}", timestamp=index) for index in range(501)]
+    reports = [spec_report(f"{index:040x}", timestamp=index) for index in range(1, 10_001)]
+    response = service.batch(key, reports)
+    assert response.status_code == 200, response.text
+    assert response.json()["accepted"] == 10_000
+    assert len(set(response.json()["reportIds"])) == 10_000
+    assert stored_reports(settings) == 10_000
+    checkpoint = service.http.get("/api/v1/integrations/payments", headers=key_headers(key))
+    assert checkpoint.json()["lastCommitSha"] == f"{10_000:040x}"
+    # A replay of the whole gap is safe and answers the same ids.
+    assert service.batch(key, reports).json() == response.json()
+
+
+def test_a_10000_report_batch_with_one_bad_report_stores_nothing(
+    service: ServiceClient, settings: Settings
+) -> None:
+    (key,) = service.put_integration("payments")
+    reports = [spec_report(f"{index:040x}", timestamp=index) for index in range(1, 10_001)]
+    reports[9_998]["branch"] = "has space"
     response = service.batch(key, reports)
     assert response.status_code == 422
-    assert response.json()["detail"][0]["field"] == "reports"
+    assert [entry["field"] for entry in response.json()["detail"]] == ["reports[9998].branch"]
     assert stored_reports(settings) == 0
 
 

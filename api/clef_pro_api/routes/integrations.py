@@ -12,7 +12,7 @@ from clef_pro_api import schemas
 from clef_pro_api.deps import PrincipalDep, ReaderDep, SessionDep
 from clef_pro_api.services import views
 from clef_pro_api.services.auth import CIKey
-from clef_pro_api.services.ingest import last_commit_sha
+from clef_pro_api.services.ingest import last_commit
 from clef_pro_api.services.views import AlertFilter
 
 router = APIRouter(prefix="/api/v1/integrations", tags=["integrations"])
@@ -34,8 +34,9 @@ def get_checkpoint(
         raise HTTPException(status.HTTP_404_NOT_FOUND, "not found")
     integration = views.get_integration(session, integration_id)
     config = IntegrationConfig.model_validate(integration.config)
+    last = last_commit(session, integration_id)
     return schemas.Checkpoint(
-        last_commit_sha=last_commit_sha(session, integration_id),
+        last_commit_sha=last.commit_sha if last is not None else None,
         config=schemas.CheckpointConfig(
             collect_ci_context=config.collection.ci_context,
             policies=[_policy_for_cli(rule) for rule in config.policies],

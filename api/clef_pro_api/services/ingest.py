@@ -1,28 +1,40 @@
 """Taking reports in: store, pick the HEAD, run the alert lifecycle and queue its
 notifications, in one transaction.
 
+Both doors (the report API and OTLP) call :func:`ingest`, the one entry point,
+so a report means the same whichever protocol carried it.
+
 Everything one submission changes happens under a row lock on its
 integration, so concurrent submissions from several replicas are applied one
 after the other: two can never open the same alert twice or lose a
 resolution. The caller commits; an exception anywhere leaves nothing stored.
+
+A batch's history (every report but the last, which alone may move the HEAD)
+is written in chunks of multi-row statements, never one ORM object per
+report, so a 10,000-report backfill costs a few dozen round trips and its
+memory stays bounded by a chunk.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, Final
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from clef_pro.domain import lifecycle
 from clef_pro.domain.config import IntegrationConfig
-from clef_pro.domain.report import Report, content_digest
+from clef_pro.domain.report import Protocol, Report, content_digest, inherit_branches
 from clef_pro_api.services import outbox
 from clef_pro_api.services.errors import NotFound
 from clef_pro_api.storage import models
 from clef_pro_api.storage.models import utcnow
+
+#: Reports per multi-row statement (and per lookup of already stored commits).
+CHUNK: Final = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,14 +45,30 @@ class AppliedEvent:
     alert: models.Alert
 
 
+@dataclass(frozen=True, slots=True)
+class StoredReport:
+    id: str
+    commit_sha: str
+
+
 @dataclass(slots=True)
 class IngestResult:
-    reports: list[models.Report]
+    #: One per submitted report, in order (a repeated commit repeats its id).
+    reports: list[StoredReport]
     #: The report that became HEAD and drove the lifecycle, if any did.
     head: models.Report | None = None
     events: list[AppliedEvent] = field(default_factory=list)
     #: Outbox messages the HEAD's events queued, committed with the report.
     notifications: list[models.Notification] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class _Known:
+    """What is stored of a commit: enough to tell a replay from a change."""
+
+    id: str
+    digest: str
+    commit_timestamp: int
 
 
 def lock_integration(session: Session, integration_id: str) -> models.Integration:
@@ -53,82 +81,187 @@ def lock_integration(session: Session, integration_id: str) -> models.Integratio
     return integration
 
 
-def ingest(session: Session, integration_id: str, reports: Sequence[Report]) -> IngestResult:
+def ingest(
+    session: Session,
+    integration_id: str,
+    reports: Sequence[Report],
+    *,
+    protocol: Protocol = Protocol.REPORT_API,
+) -> IngestResult:
     """Store ``reports`` (oldest first); only the last may move the HEAD.
 
     A report whose commit is already stored with the same content is a replay:
     it keeps its id and changes nothing, so a retry never notifies twice.
+    Reports on an unknown branch take the branch of the newest one that names
+    one. An OTLP report push orders by its push time, so a commit pushed again
+    keeps the place its first push gave it.
     """
     integration = lock_integration(session, integration_id)
     config = IntegrationConfig.model_validate(integration.config)
-    existing = {
-        row.commit_sha: row
-        for row in session.scalars(
-            select(models.Report).where(
-                models.Report.integration_id == integration_id,
-                models.Report.commit_sha.in_({report.commit_sha for report in reports}),
-            )
+    resolved = inherit_branches(reports)
+    *history, last = resolved
+
+    known: dict[str, _Known] = {}
+    stored: list[StoredReport] = []
+    for chunk in _chunks(history):
+        stored.extend(
+            _store_chunk(session, integration.id, config, chunk, known, protocol=protocol)
         )
-    }
 
-    stored_before = set(existing)
-    result = IngestResult(reports=[])
-    last_changed = False
-    for report in reports:
-        row, last_changed = _store(session, integration, config, report, existing)
-        result.reports.append(row)
-
-    candidate = result.reports[-1]
-    if (
-        last_changed
-        and config.tracks(candidate.branch)
-        and _is_new_head(session, integration, candidate)
-    ):
+    row, changed = _store_one(session, integration, config, last, known, protocol=protocol)
+    stored.append(StoredReport(row.id, row.commit_sha))
+    result = IngestResult(reports=stored)
+    if changed and config.tracks(row.branch) and _is_new_head(session, integration, row):
         now = utcnow()
-        integration.head_report_id = candidate.id
+        integration.head_report_id = row.id
         # A report arrived: the integration is not silent (expectReportsEvery).
         integration.last_head_at = now
         window = config.silent_after
         integration.silence_check_at = now + window if window is not None else None
-        result.head = candidate
+        result.head = row
         result.events = _apply_lifecycle(
             session,
             integration,
-            candidate,
-            reports[-1],
-            resubmitted=candidate.commit_sha in stored_before,
+            row,
+            last,
+            resubmitted=changed == _CHANGED,
+            covers_whole_repository=protocol is Protocol.OTLP,
             now=now,
         )
         result.notifications = outbox.enqueue(
-            session, integration, config, candidate, result.events, now=now
+            session, integration, config, row, result.events, now=now
         )
     return result
 
 
-def _store(
+def _chunks(reports: Sequence[Report]) -> Iterator[Sequence[Report]]:
+    for start in range(0, len(reports), CHUNK):
+        yield reports[start : start + CHUNK]
+
+
+def _lookup(
+    session: Session, integration_id: str, shas: set[str], known: dict[str, _Known]
+) -> None:
+    missing = shas - known.keys()
+    if not missing:
+        return
+    for report_id, commit_sha, digest, timestamp in session.execute(
+        select(
+            models.Report.id,
+            models.Report.commit_sha,
+            models.Report.digest,
+            models.Report.commit_timestamp,
+        ).where(
+            models.Report.integration_id == integration_id,
+            models.Report.commit_sha.in_(missing),
+        )
+    ):
+        known[commit_sha] = _Known(report_id, digest, timestamp)
+
+
+def _normalised(
+    report: Report, config: IntegrationConfig, known: _Known | None, protocol: Protocol
+) -> tuple[Report, dict[str, Any], str]:
+    if protocol is Protocol.OTLP and known is not None:
+        report = report.model_copy(update={"commit_timestamp": known.commit_timestamp})
+    body = report.stored_body(keep_ci_context=config.collection.ci_context)
+    if protocol is not Protocol.REPORT_API:
+        body["protocol"] = protocol.value
+    return report, body, content_digest(body)
+
+
+def _columns(report: Report, body: dict[str, Any], digest: str) -> dict[str, Any]:
+    return {
+        "commit_sha": report.commit_sha,
+        "branch": report.branch,
+        "commit_timestamp": report.commit_timestamp,
+        "passed": report.summary.passed,
+        "violations": report.summary.violations,
+        "body": body,
+        "digest": digest,
+    }
+
+
+def _store_chunk(
+    session: Session,
+    integration_id: str,
+    config: IntegrationConfig,
+    chunk: Sequence[Report],
+    known: dict[str, _Known],
+    *,
+    protocol: Protocol,
+) -> list[StoredReport]:
+    """History: one multi-row INSERT and one UPDATE (by key) per chunk at most."""
+    _lookup(session, integration_id, {report.commit_sha for report in chunk}, known)
+    inserts: dict[str, dict[str, Any]] = {}
+    updates: dict[str, dict[str, Any]] = {}
+    stored: list[StoredReport] = []
+    now = utcnow()
+    for report in chunk:
+        previous = known.get(report.commit_sha)
+        normalised, body, digest = _normalised(report, config, previous, protocol)
+        if previous is None:
+            row_id = models.new_id()
+            inserts[report.commit_sha] = {
+                "id": row_id,
+                "integration_id": integration_id,
+                "received_at": now,
+                "updated_at": now,
+                **_columns(normalised, body, digest),
+            }
+            known[report.commit_sha] = _Known(row_id, digest, normalised.commit_timestamp)
+        elif previous.digest != digest:
+            row_id = previous.id
+            columns = {"id": row_id, "updated_at": now, **_columns(normalised, body, digest)}
+            if report.commit_sha in inserts:
+                # Twice in one chunk: the later one is what gets inserted.
+                inserts[report.commit_sha].update(columns)
+            else:
+                updates[report.commit_sha] = columns
+            known[report.commit_sha] = _Known(row_id, digest, normalised.commit_timestamp)
+        else:
+            row_id = previous.id
+        stored.append(StoredReport(row_id, report.commit_sha))
+    if inserts:
+        session.execute(insert(models.Report), list(inserts.values()))
+    if updates:
+        session.execute(update(models.Report), list(updates.values()))
+    return stored
+
+
+#: How :func:`_store_one` found the commit: new, changed, or a replay (``None``).
+_NEW: Final = "new"
+_CHANGED: Final = "changed"
+
+
+def _store_one(
     session: Session,
     integration: models.Integration,
     config: IntegrationConfig,
     report: Report,
-    existing: dict[str, models.Report],
-) -> tuple[models.Report, bool]:
-    body = report.stored_body(keep_ci_context=config.collection.ci_context)
-    digest = content_digest(body)
-    row = existing.get(report.commit_sha)
+    known: dict[str, _Known],
+    *,
+    protocol: Protocol,
+) -> tuple[models.Report, str | None]:
+    """The last report, as an ORM row: the lifecycle and the outbox work on it."""
+    row = session.scalars(
+        select(models.Report).where(
+            models.Report.integration_id == integration.id,
+            models.Report.commit_sha == report.commit_sha,
+        )
+    ).one_or_none()
+    previous = _Known(row.id, row.digest, row.commit_timestamp) if row is not None else None
+    normalised, body, digest = _normalised(report, config, previous, protocol)
     if row is not None and row.digest == digest:
-        return row, False
+        return row, None
+    outcome = _CHANGED if row is not None else _NEW
     if row is None:
         row = models.Report(id=models.new_id(), integration_id=integration.id)
         session.add(row)
-        existing[report.commit_sha] = row
-    row.commit_sha = report.commit_sha
-    row.branch = report.branch
-    row.commit_timestamp = report.commit_timestamp
-    row.passed = report.summary.passed
-    row.violations = report.summary.violations
-    row.body = body
-    row.digest = digest
-    return row, True
+    for column, value in _columns(normalised, body, digest).items():
+        setattr(row, column, value)
+    known[report.commit_sha] = _Known(row.id, digest, normalised.commit_timestamp)
+    return row, outcome
 
 
 def _is_new_head(
@@ -149,6 +282,7 @@ def _apply_lifecycle(
     report: Report,
     *,
     resubmitted: bool,
+    covers_whole_repository: bool,
     now: datetime,
 ) -> list[AppliedEvent]:
     open_alerts = {
@@ -170,6 +304,7 @@ def _apply_lifecycle(
             for alert in open_alerts.values()
         ),
         report,
+        covers_whole_repository=covers_whole_repository,
     )
     # Only a corrected resubmission of a commit can have events already.
     recorded = (
@@ -236,11 +371,32 @@ def _end_expired_acknowledgement(alert: models.Alert, now: datetime) -> None:
         alert.acknowledged_until = None
 
 
-def last_commit_sha(session: Session, integration_id: str) -> str | None:
-    """The checkpoint the CLI backfills from: the newest report by commit time."""
-    return session.scalar(
-        select(models.Report.commit_sha)
-        .where(models.Report.integration_id == integration_id)
-        .order_by(models.Report.commit_timestamp.desc(), models.Report.received_at.desc())
-        .limit(1)
+@dataclass(frozen=True, slots=True)
+class LastCommit:
+    commit_sha: str
+    commit_timestamp: int
+    received_at: datetime
+
+
+def last_commit(session: Session, integration_id: str) -> LastCommit | None:
+    """The checkpoint the CLI backfills from: the newest report by commit time
+    among tracked branches (an unknown branch counts as tracked).
+
+    The CLI runs ``git log <checkpoint>..HEAD``, so a commit of an untracked
+    branch, possibly absent from the CI job's clone, must never be it.
+    """
+    config = session.scalar(
+        select(models.Integration.config).where(models.Integration.id == integration_id)
     )
+    query = select(
+        models.Report.commit_sha, models.Report.commit_timestamp, models.Report.received_at
+    ).where(models.Report.integration_id == integration_id)
+    branches = IntegrationConfig.model_validate(config).tracked_branch_names if config else None
+    if branches is not None:
+        query = query.where(models.Report.branch.in_(branches))
+    row = session.execute(
+        query.order_by(
+            models.Report.commit_timestamp.desc(), models.Report.received_at.desc()
+        ).limit(1)
+    ).one_or_none()
+    return LastCommit(*row) if row is not None else None

@@ -18,6 +18,7 @@ from clef_pro.domain.lifecycle import AlertStatus
 from clef_pro.domain.severity import HealthStatus
 from clef_pro_api import schemas
 from clef_pro_api.services.errors import Conflict, NotFound
+from clef_pro_api.services.ingest import last_commit
 from clef_pro_api.services.paging import decode_cursor, encode_cursor
 from clef_pro_api.storage import models
 
@@ -85,12 +86,7 @@ def list_integrations(session: Session, only: str | None = None) -> schemas.Inte
 
 def integration_status(session: Session, integration_id: str) -> schemas.IntegrationStatus:
     get_integration(session, integration_id)
-    newest = session.execute(
-        select(models.Report.commit_sha, models.Report.received_at)
-        .where(models.Report.integration_id == integration_id)
-        .order_by(models.Report.commit_timestamp.desc(), models.Report.received_at.desc())
-        .limit(1)
-    ).one_or_none()
+    newest = last_commit(session, integration_id)
     counts = schemas.AlertCounts()
     for severity, count in session.execute(
         select(models.Alert.severity, func.count())

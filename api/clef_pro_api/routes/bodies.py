@@ -1,0 +1,111 @@
+"""Request bodies of the CI endpoints: media type, JSON parsing, validation.
+
+The CI endpoints read their body as bytes on the event loop and hand it, once
+per request, to a worker thread that authenticates, parses, validates,
+screens and stores it. Parsing is pydantic's ``model_validate_json`` straight
+from the bytes (in Rust, linear in the input, no intermediate dicts), so a
+hostile or merely huge body costs a worker thread its time and never stalls
+the loop that answers ``/healthz``.
+
+FastAPI would otherwise parse the body on the event loop (``json.loads``,
+then validation) and run every synchronous dependency in a thread of its
+own; declaring the body here keeps its schema in the OpenAPI document.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any, Final, TypeVar
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
+from starlette import status
+
+from clef_pro_api.errors import json_syntax_error
+
+Model = TypeVar("Model", bound=BaseModel)
+
+JSON: Final = "application/json"
+_POSITION = re.compile(r"line (\d+) column (\d+)")
+
+#: Models whose JSON schema the OpenAPI document must carry for raw-body routes.
+_DOCUMENTED: dict[str, type[BaseModel]] = {}
+
+
+def media_type(request: Request) -> str | None:
+    """The request's media type without parameters, lower case; ``None`` if absent."""
+    header = request.headers.get("content-type")
+    if header is None:
+        return None
+    return header.split(";", 1)[0].strip().lower() or None
+
+
+def require_json(request: Request) -> None:
+    """``415`` unless the body is declared JSON (or not declared at all, as
+    hand-written ``curl`` calls often do not)."""
+    declared = media_type(request)
+    if declared is not None and declared != JSON and not declared.endswith("+json"):
+        raise HTTPException(
+            status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+            "Content-Type must be application/json",
+        )
+
+
+def parse_json(
+    model: type[Model], body: bytes, *, context: Mapping[str, Any] | None = None
+) -> Model:
+    """Parse and validate ``body`` as ``model``; a ``422`` naming each field otherwise.
+
+    Call it in a worker thread: it is CPU work proportional to the body.
+    """
+    try:
+        return model.model_validate_json(body, context=dict(context) if context else None)
+    except ValidationError as exc:
+        raise RequestValidationError(_errors(exc)) from None
+
+
+def _errors(exc: ValidationError) -> list[dict[str, Any]]:
+    errors: list[dict[str, Any]] = []
+    for error in exc.errors(include_url=False, include_input=False, include_context=False):
+        if error["type"] == "json_invalid":
+            position = _POSITION.search(str(error["msg"]))
+            line, column = (int(position[1]), int(position[2])) if position else (1, 0)
+            return [json_syntax_error(line, column)]
+        errors.append({**error, "loc": ("body", *error["loc"])})
+    return errors
+
+
+def openapi_json_body(model: type[BaseModel], *, description: str = "") -> dict[str, Any]:
+    """``openapi_extra`` declaring ``model`` as the JSON request body of a raw-body route."""
+    _DOCUMENTED[model.__name__] = model
+    return {
+        "requestBody": {
+            "required": True,
+            "description": description,
+            "content": {JSON: {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}},
+        }
+    }
+
+
+def document_bodies(app: FastAPI) -> None:
+    """Add the schemas of :func:`openapi_json_body` models to the OpenAPI components."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        document = generate()
+        schemas = document.setdefault("components", {}).setdefault("schemas", {})
+        for name, model in _DOCUMENTED.items():
+            schema = TypeAdapter(model).json_schema(
+                ref_template="#/components/schemas/{model}", by_alias=True
+            )
+            for def_name, definition in schema.pop("$defs", {}).items():
+                schemas.setdefault(def_name, definition)
+            schemas[name] = schema
+        app.openapi_schema = document
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
