@@ -10,13 +10,22 @@ from fastapi import FastAPI
 from clef_pro_api import dashboard, errors
 from clef_pro_api.kubernetes import TokenReviewer
 from clef_pro_api.limits import BodySizeLimit
-from clef_pro_api.routes import admin, alerts, health, integrations, notifications, reports
+from clef_pro_api.routes import (
+    admin,
+    alerts,
+    health,
+    integrations,
+    notifications,
+    otlp,
+    reports,
+)
 from clef_pro_api.routes.bodies import document_bodies
 from clef_pro_api.services.delivery import start_checker, start_sender
 from clef_pro_api.settings import Settings
 from clef_pro_api.storage.db import create_db_engine, session_factory
 
 BATCH_PATHS = ("/api/v1/reports/batch", "/admin/")
+OTLP_LOGS_PATH = "/v1/logs"
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -58,11 +67,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def limit_for(path: str) -> int:
         if path.startswith(BATCH_PATHS):
             return settings.max_batch_bytes
+        if path == OTLP_LOGS_PATH:
+            return settings.max_otlp_bytes
         return settings.max_report_bytes
 
     app.add_middleware(BodySizeLimit, limit_for=limit_for)
     errors.install(app)
-    for module in (reports, integrations, alerts, notifications, admin, health):
+    for module in (reports, otlp, integrations, alerts, notifications, admin, health):
         app.include_router(module.router)
     document_bodies(app)
     # The dashboard: HTML pages for signed-in people (its own sign-in, sessions, CSRF).

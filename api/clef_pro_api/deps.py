@@ -77,12 +77,33 @@ async def presented_token(
 ) -> str:
     """The credential the caller presented, in either header (both: the same one)."""
     bearer = credentials.credentials if credentials is not None else None
+    return _one_token(bearer, api_key)
+
+
+def _one_token(bearer: str | None, api_key: str | None) -> str:
     if bearer and api_key and bearer != api_key:
         raise _unauthorized("Authorization and x-api-key carry different credentials")
     token = bearer or api_key
     if not token:
         raise _unauthorized()
     return token
+
+
+def token_from_headers(request: Request) -> str:
+    """:func:`presented_token` for routes that answer errors in a body of their
+    own (OTLP): raises the same ``401`` for them to render."""
+    scheme, _, bearer = request.headers.get("authorization", "").partition(" ")
+    return _one_token(
+        bearer.strip() if scheme.lower() == "bearer" else None,
+        request.headers.get("x-api-key"),
+    )
+
+
+async def document_ci_key(
+    _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    _api_key: Annotated[str | None, Depends(_api_key_header)],
+) -> None:
+    """Declares the CI key headers in the OpenAPI document; checks nothing."""
 
 
 PresentedTokenDep = Annotated[str, Depends(presented_token)]

@@ -20,6 +20,16 @@ INGEST_SECONDS = Histogram(
     ["kind"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+OTLP_RECORDS = Counter(
+    "clef_pro_otlp_records_total",
+    "OTLP log records at /v1/logs, by outcome (taken, rejected).",
+    ["outcome"],
+)
+OTLP_DROPPED_ATTRIBUTES = Counter(
+    "clef_pro_otlp_dropped_attributes_total",
+    "Attributes dropped from OTLP records before anything was stored (file paths, key "
+    "names, fix commands, attributes not in the contract).",
+)
 ALERT_EVENTS = Counter(
     "clef_pro_alert_events_total",
     "Alert lifecycle events caused by HEAD reports.",

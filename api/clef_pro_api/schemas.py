@@ -7,7 +7,7 @@ views the service derives for readers, camelCase like the contract.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -43,6 +43,20 @@ class Checkpoint(ApiModel):
 
     last_commit_sha: str | None
     config: CheckpointConfig
+
+
+class TelemetryCheckpoint(ApiModel):
+    """Today's CLI's first call (``GET /v1/checkpoint``)."""
+
+    last_commit_sha: str | None
+    #: ISO-8601 UTC of that report's order key (commit time, or push time for OTLP).
+    last_timestamp: str | None
+
+
+def iso_utc(epoch_ms: int) -> str:
+    """``2026-03-22T12:00:00.000Z`` from epoch milliseconds."""
+    moment = datetime.fromtimestamp(epoch_ms / 1000, UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class ConfigStored(ApiModel):
@@ -93,6 +107,11 @@ class MatrixView(ApiModel):
     integration_id: str
     commit: CommitRef
     is_head: bool
+    #: ``report-api`` or ``otlp``: which of the CLI's protocols sent the report.
+    protocol: str = "report-api"
+    #: False for OTLP report pushes, which send no cells: ``cells`` then holds
+    #: the namespace x environment pairs the report's issues name.
+    cells_reported: bool = True
     passed: bool
     files_scanned: int
     violations: int
@@ -115,6 +134,72 @@ class ReportItem(ApiModel):
     cli_version: str
     is_head: bool
     ci_context: dict[str, Any] | None
+
+
+class LintIssueView(ApiModel):
+    severity: str
+    category: str
+    message: str
+
+
+class LintView(ApiModel):
+    """One ``clef lint --push`` (today's CLI): counts and cleaned issues."""
+
+    id: str
+    pushed_at: datetime
+    received_at: datetime
+    cli_version: str
+    file_count: int
+    pending_count: int
+    error_count: int
+    warning_count: int
+    info_count: int
+    passed: bool
+    issues: list[LintIssueView]
+
+
+class LintPage(ApiModel):
+    #: Newest push first: the first item is the integration's current lint.
+    items: list[LintView]
+    next_cursor: str | None
+
+
+class DriftNamespaceView(ApiModel):
+    """A drifted namespace: how many keys, and the environments they are
+    missing from and present in. Never which keys."""
+
+    namespace: str
+    keys: int
+    missing_from: list[str]
+    present_in: list[str]
+
+
+class DriftIssueView(ApiModel):
+    namespace: str
+    present_in: list[str]
+    missing_from: list[str]
+    message: str
+
+
+class DriftView(ApiModel):
+    """One ``clef drift --push`` (today's CLI)."""
+
+    id: str
+    pushed_at: datetime
+    received_at: datetime
+    cli_version: str
+    namespaces_compared: int
+    namespaces_clean: int
+    issue_count: int
+    passed: bool
+    namespaces: list[DriftNamespaceView]
+    issues: list[DriftIssueView]
+
+
+class DriftPage(ApiModel):
+    #: Newest push first: the first item is the integration's current drift.
+    items: list[DriftView]
+    next_cursor: str | None
 
 
 class ReportPage(ApiModel):

@@ -72,6 +72,32 @@ def list_reports(
     return views.report_history(session, integration_id, limit=limit, cursor=cursor)
 
 
+@router.get("/{integration_id}/lint-results", response_model=schemas.LintPage)
+def list_lint_results(
+    integration_id: str,
+    _reader: ReaderDep,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 20,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> schemas.LintPage:
+    """``clef lint --push`` results of today's CLI, newest first: the first is
+    the integration's current lint."""
+    return views.lint_results(session, integration_id, limit=limit, cursor=cursor)
+
+
+@router.get("/{integration_id}/drift-results", response_model=schemas.DriftPage)
+def list_drift_results(
+    integration_id: str,
+    _reader: ReaderDep,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 20,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> schemas.DriftPage:
+    """``clef drift --push`` results of today's CLI, newest first: per drifted
+    namespace, the environments a key is missing from (never the key)."""
+    return views.drift_results(session, integration_id, limit=limit, cursor=cursor)
+
+
 @router.get("/{integration_id}/alerts", response_model=schemas.AlertList)
 def list_alerts(
     integration_id: str,

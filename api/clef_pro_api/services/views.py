@@ -8,14 +8,16 @@ step.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Literal
+from datetime import UTC, datetime
+from typing import Any, Final, Literal, TypeVar
 
 from sqlalchemy import func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from clef_pro.domain.config import IntegrationSource
 from clef_pro.domain.lifecycle import AlertStatus
-from clef_pro.domain.severity import HealthStatus
+from clef_pro.domain.report import Protocol
+from clef_pro.domain.severity import HealthStatus, Severity
 from clef_pro_api import schemas
 from clef_pro_api.services.errors import Conflict, NotFound
 from clef_pro_api.services.ingest import last_commit
@@ -122,20 +124,56 @@ def matrix(session: Session, integration_id: str, commit: str | None) -> schemas
         raise NotFound(commit or "head")
     body = report.body
     summary = body["summary"]
+    protocol = body.get("protocol", Protocol.REPORT_API.value)
+    cells_reported = protocol != Protocol.OTLP.value
     return schemas.MatrixView(
         integration_id=integration_id,
         commit=_commit_ref(report),
         is_head=report.id == integration.head_report_id,
+        protocol=protocol,
+        cells_reported=cells_reported,
         passed=summary["passed"],
         files_scanned=summary["filesScanned"],
         violations=summary["violations"],
         namespaces=summary["namespaces"],
         environments=summary["environments"],
-        cells=summary["cells"],
+        cells=summary["cells"] if cells_reported else _cells_named_by(body["policyResults"]),
         drift=body["drift"],
         policy_results=body["policyResults"],
         ci_context=body.get("ciContext"),
     )
+
+
+#: The health a cell gets from the worst issue naming it (OTLP reports send no cells).
+_HEALTH_OF: Final = {
+    "critical": HealthStatus.CRITICAL,
+    "warning": HealthStatus.WARNING,
+    "info": HealthStatus.HEALTHY,
+}
+
+
+def _cells_named_by(policy_results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The namespace x environment pairs a report's issues name, each as bad as
+    its worst issue: all that can be said of a report that sends no cells."""
+    named: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for result in policy_results:
+        namespace, _, environment = str(result.get("scope", "*")).partition("/")
+        if namespace not in ("", "*") and environment not in ("", "*"):
+            named[(namespace, environment)].append(result)
+    cells = []
+    for (namespace, environment), results in sorted(named.items()):
+        worst = max(results, key=lambda result: Severity(result["severity"]).rank)
+        count = len(results)
+        cells.append(
+            {
+                "namespace": namespace,
+                "environment": environment,
+                "healthStatus": _HEALTH_OF[worst["severity"]].value,
+                "description": f"{count} issue{'s' if count != 1 else ''} reported; "
+                "this CLI sends no cell details",
+            }
+        )
+    return cells
 
 
 def _report_at_commit(session: Session, integration_id: str, commit: str) -> models.Report | None:
@@ -238,3 +276,91 @@ def integration_sources(
         else None
         for integration_id, config in rows
     }
+
+
+# ------------------------------------------------------------ lint and drift
+
+
+def _microseconds(moment: datetime) -> int:
+    return int(moment.timestamp() * 1_000_000)
+
+
+PushedRow = TypeVar("PushedRow", models.LintResultRow, models.DriftResultRow)
+
+
+def _pushed_page(
+    session: Session,
+    table: type[PushedRow],
+    integration_id: str,
+    *,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[PushedRow], str | None]:
+    """Results newest push first, keyset-paged on (push time, id)."""
+    get_integration(session, integration_id)
+    query = select(table).where(table.integration_id == integration_id)
+    if cursor is not None:
+        position, row_id = decode_cursor(cursor, int)
+        pushed_at = datetime.fromtimestamp(int(position) / 1_000_000, UTC)
+        query = query.where(tuple_(table.pushed_at, table.id) < (pushed_at, row_id))
+    rows = session.scalars(
+        query.order_by(table.pushed_at.desc(), table.id.desc()).limit(limit + 1)
+    ).all()
+    page = list(rows[:limit])
+    next_cursor = (
+        encode_cursor(_microseconds(page[-1].pushed_at), page[-1].id) if len(rows) > limit else None
+    )
+    return page, next_cursor
+
+
+def lint_results(
+    session: Session, integration_id: str, *, limit: int, cursor: str | None
+) -> schemas.LintPage:
+    rows, next_cursor = _pushed_page(
+        session, models.LintResultRow, integration_id, limit=limit, cursor=cursor
+    )
+    return schemas.LintPage(
+        items=[
+            schemas.LintView(
+                id=row.id,
+                pushed_at=row.pushed_at,
+                received_at=row.received_at,
+                cli_version=row.cli_version,
+                file_count=row.file_count,
+                pending_count=row.pending_count,
+                error_count=row.error_count,
+                warning_count=row.warning_count,
+                info_count=row.info_count,
+                passed=row.passed,
+                issues=row.document.get("issues", []),
+            )
+            for row in rows
+        ],
+        next_cursor=next_cursor,
+    )
+
+
+def drift_results(
+    session: Session, integration_id: str, *, limit: int, cursor: str | None
+) -> schemas.DriftPage:
+    rows, next_cursor = _pushed_page(
+        session, models.DriftResultRow, integration_id, limit=limit, cursor=cursor
+    )
+    return schemas.DriftPage(
+        items=[
+            schemas.DriftView(
+                id=row.id,
+                pushed_at=row.pushed_at,
+                received_at=row.received_at,
+                cli_version=row.cli_version,
+                namespaces_compared=row.namespaces_compared,
+                namespaces_clean=row.namespaces_clean,
+                issue_count=row.issue_count,
+                passed=row.passed,
+                namespaces=row.document.get("namespaces", []),
+                issues=row.document.get("issues", []),
+            )
+            for row in rows
+        ],
+        next_cursor=next_cursor,
+    )

@@ -272,3 +272,58 @@ class NotificationAttempt(Base):
     attempted_at: Mapped[datetime] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class LintResultRow(Base):
+    """One ``clef lint --push``: the repository's lint at push time (no commit).
+
+    The newest by push time is the integration's current lint; older ones are
+    its history. ``issues`` holds severity, category and the cleaned message of
+    each issue: never a file, a key name or a fix command.
+    """
+
+    __tablename__ = "lint_results"
+    __table_args__ = (
+        # A push retried (by a collector) is the same push: one row.
+        UniqueConstraint("integration_id", "digest", name="uq_lint_results_integration_digest"),
+        Index("ix_lint_results_history", "integration_id", "pushed_at", "id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    integration_id: Mapped[str] = mapped_column(ForeignKey("integrations.id", ondelete="CASCADE"))
+    pushed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    cli_version: Mapped[str] = mapped_column(String(64))
+    file_count: Mapped[int] = mapped_column(Integer)
+    pending_count: Mapped[int] = mapped_column(Integer)
+    error_count: Mapped[int] = mapped_column(Integer)
+    warning_count: Mapped[int] = mapped_column(Integer)
+    info_count: Mapped[int] = mapped_column(Integer)
+    passed: Mapped[bool] = mapped_column(Boolean)
+    #: ``{"issues": [{"severity", "category", "message"}, ...]}``
+    document: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
+    digest: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DriftResultRow(Base):
+    """One ``clef drift --push``: which namespaces drift between environments,
+    and the environments a key is missing from, never the key (no commit)."""
+
+    __tablename__ = "drift_results"
+    __table_args__ = (
+        UniqueConstraint("integration_id", "digest", name="uq_drift_results_integration_digest"),
+        Index("ix_drift_results_history", "integration_id", "pushed_at", "id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    integration_id: Mapped[str] = mapped_column(ForeignKey("integrations.id", ondelete="CASCADE"))
+    pushed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    cli_version: Mapped[str] = mapped_column(String(64))
+    namespaces_compared: Mapped[int] = mapped_column(Integer)
+    namespaces_clean: Mapped[int] = mapped_column(Integer)
+    issue_count: Mapped[int] = mapped_column(Integer)
+    passed: Mapped[bool] = mapped_column(Boolean)
+    #: ``{"namespaces": [{"namespace", "keys", "missingFrom", "presentIn"}], "issues": [...]}``
+    document: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
+    digest: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
