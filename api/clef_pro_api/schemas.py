@@ -71,6 +71,10 @@ class IntegrationStatus(ApiModel):
     last_commit_sha: str | None
     last_report_time: datetime | None
     open_alerts: AlertCounts
+    #: Where CI jobs send reports: ``CLEF_TELEMETRY_URL`` of today's CLI and
+    #: ``CLEF_API_URL`` of the report API's CLI (from the public URL).
+    telemetry_url: str
+    api_url: str
 
 
 class CommitRef(ApiModel):

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from clef_pro.domain.config import IntegrationSource
+from clef_pro.domain.connect import telemetry_headers
 from clef_pro.domain.durations import parse_duration
 from clef_pro_operator import conditions
 from clef_pro_operator.keys import plan_keys
@@ -153,7 +154,7 @@ async def sync_integration(
             status["notificationChannels"] = len(resolution.config.channels)
             outcome = _readiness(spec, resolution.policies, resolution.channels)
             if refresh_status:
-                status.update(await _service_status(runtime, the_id))
+                status.update(await _service_status(runtime, the_id, the_secret, spec))
         except ResolutionError as error:
             outcome = Outcome(False, error.reason, error.message)
         except ServiceUnavailable as error:
@@ -196,12 +197,26 @@ def _readiness(spec: IntegrationSpec, policies: Sequence[str], channels: Sequenc
     )
 
 
-async def _service_status(runtime: Runtime, the_id: str) -> dict[str, Any]:
+def key_hint(secret: str, spec: IntegrationSpec) -> str:
+    """Where the key of the header line is: never the key itself in a status."""
+    entry = spec.api_keys[0].name if spec.api_keys else "<key name>"
+    return f"<the {entry!r} entry of Secret {secret}>"
+
+
+async def _service_status(
+    runtime: Runtime, the_id: str, the_secret: str, spec: IntegrationSpec
+) -> dict[str, Any]:
     summary = await runtime.service.status(the_id)
     if summary is None:
         return {}
     counts = summary.get("openAlerts") or {}
     status: dict[str, Any] = {}
+    if summary.get("telemetryUrl"):
+        status["connection"] = {
+            "telemetryUrl": summary["telemetryUrl"],
+            "telemetryHeaders": telemetry_headers(key_hint(the_secret, spec)),
+            "apiUrl": summary.get("apiUrl", ""),
+        }
     if summary.get("lastCommitSha"):
         # Absent until the first report: the schema wants a date-time, not "".
         status["lastCommit"] = summary["lastCommitSha"][:12]

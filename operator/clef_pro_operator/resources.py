@@ -309,6 +309,38 @@ class OpenAlertCounts(K8sModel):
     total: int = 0
 
 
+class ConnectionStatus(K8sModel):
+    """What to paste into a CI job, for each generation of the Clef CLI."""
+
+    telemetry_url: Annotated[
+        str,
+        Field(
+            description=(
+                "`CLEF_TELEMETRY_URL` for the Clef CLI 0.1.9 and later "
+                "(`clef report|lint|drift --push`)."
+            )
+        ),
+    ] = ""
+    telemetry_headers: Annotated[
+        str,
+        Field(
+            description=(
+                "`CLEF_TELEMETRY_HEADERS` for the Clef CLI 0.1.9 and later, naming where the "
+                "key is (the CLI never reads `CLEF_TELEMETRY_TOKEN`)."
+            )
+        ),
+    ] = ""
+    api_url: Annotated[
+        str,
+        Field(
+            description=(
+                "`CLEF_API_URL` for the Clef CLI up to 0.1.5, with `cloud.integrationId` in "
+                "`clef.yaml` and the key as `CLEF_API_TOKEN`."
+            )
+        ),
+    ] = ""
+
+
 class IntegrationStatus(K8sModel):
     observed_generation: int | None = None
     integration_id: Annotated[str, Field(description="The id to put in `clef.yaml`.")] = ""
@@ -326,6 +358,10 @@ class IntegrationStatus(K8sModel):
     open_alerts: Annotated[
         OpenAlertCounts, Field(description="Open alerts by severity (counts only).")
     ] = Field(default_factory=OpenAlertCounts)
+    connection: Annotated[
+        ConnectionStatus | None,
+        Field(description="How to point the Clef CLI of a CI job at this integration."),
+    ] = None
 
 
 # ------------------------------------------------------------------ Policy

@@ -164,6 +164,15 @@ def test_examples_apply_and_their_key_submits_reports(stack: Stack) -> None:
     body = stack.get("integration", "payments-api")
     assert body["status"]["policies"] == 3
     assert body["status"]["notificationChannels"] == 2
+    connection = wait_for(
+        lambda: stack.get("integration", "payments-api")["status"].get("connection"),
+        what="how to point the CLI at it, in the status",
+    )
+    assert connection == {
+        "telemetryUrl": "http://127.0.0.1:8000/v1/logs",
+        "telemetryHeaders": "Authorization=Bearer <the 'ci' entry of Secret payments-api-clef-pro>",
+        "apiUrl": "http://127.0.0.1:8000",
+    }
     owner = stack.get("secret", "payments-api-clef-pro")["metadata"]["ownerReferences"][0]
     assert (owner["kind"], owner["uid"]) == ("Integration", body["metadata"]["uid"])
 

@@ -10,6 +10,7 @@ import pytest
 
 from clef_pro_api.settings import Settings
 from tests.api import test_otlp as scenarios
+from tests.support.otlp import gzipped
 from tests.support.server import ServerProcess, start_server
 from tests.support.service import ADMIN_TOKEN, ServiceClient
 
@@ -61,7 +62,7 @@ def test_protobuf_gzip_and_collector_bodies_on_sqlite(
     response = scenarios.push_ok(
         service,
         key,
-        scenarios.gzipped(scenarios.collector_request().SerializeToString()),
+        gzipped(scenarios.collector_request().SerializeToString()),
         content_type=scenarios.PROTOBUF,
         headers={"Content-Encoding": "gzip"},
     )

@@ -76,8 +76,8 @@ def delete_integration(
 
 @router.get("/{integration_id}/status", response_model=schemas.IntegrationStatus)
 def get_integration_status(
-    integration_id: IntegrationId, _admin: AdminDep, session: SessionDep
+    integration_id: IntegrationId, _admin: AdminDep, session: SessionDep, settings: SettingsDep
 ) -> schemas.IntegrationStatus:
     """Last reported commit and open alerts by severity: counts only, for the
     operator to show on the Integration resource."""
-    return views.integration_status(session, integration_id)
+    return views.integration_status(session, integration_id, settings.public_url)

@@ -15,6 +15,7 @@ from sqlalchemy import func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from clef_pro.domain.config import IntegrationSource
+from clef_pro.domain.connect import Connection
 from clef_pro.domain.lifecycle import AlertStatus
 from clef_pro.domain.report import Protocol
 from clef_pro.domain.severity import HealthStatus, Severity
@@ -86,7 +87,9 @@ def list_integrations(session: Session, only: str | None = None) -> schemas.Inte
     return schemas.IntegrationList(items=items)
 
 
-def integration_status(session: Session, integration_id: str) -> schemas.IntegrationStatus:
+def integration_status(
+    session: Session, integration_id: str, public_url: str
+) -> schemas.IntegrationStatus:
     get_integration(session, integration_id)
     newest = last_commit(session, integration_id)
     counts = schemas.AlertCounts()
@@ -99,8 +102,11 @@ def integration_status(session: Session, integration_id: str) -> schemas.Integra
         .group_by(models.Alert.severity)
     ):
         setattr(counts, severity, count)
+    connection = Connection(public_url, integration_id)
     return schemas.IntegrationStatus(
         integration_id=integration_id,
+        telemetry_url=connection.telemetry_url,
+        api_url=connection.api_url,
         last_commit_sha=newest.commit_sha if newest else None,
         last_report_time=newest.received_at if newest else None,
         open_alerts=counts,
