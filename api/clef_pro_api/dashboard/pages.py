@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from clef_pro.domain.config import IntegrationSource
+from clef_pro.domain.connect import Connection
 from clef_pro.domain.durations import parse_duration
 from clef_pro.domain.severity import Severity
 from clef_pro_api import schemas
@@ -203,12 +204,17 @@ def integration_page(
         if matrix is not None
         else []
     )
+    lint = views.lint_results(session, integration_id, limit=1, cursor=None).items
+    drift = views.drift_results(session, integration_id, limit=1, cursor=None).items
     return render(
         "integration.html",
         page_context(
             gate,
             viewer,
             summary=summary,
+            connection=Connection(gate.settings.public_url, integration_id),
+            lint=lint[0] if lint else None,
+            drift=drift[0] if drift else None,
             matrix=matrix,
             rows=present.matrix_rows(matrix) if matrix is not None else [],
             policy_results=policy_results,
