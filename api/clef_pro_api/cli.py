@@ -13,6 +13,7 @@ import click
 import uvicorn
 from sqlalchemy import Engine
 
+from clef_pro.domain.connect import Connection
 from clef_pro_api.app import create_app
 from clef_pro_api.demo import create_demo
 from clef_pro_api.settings import Settings
@@ -123,6 +124,8 @@ def _print_demo(settings: Settings, engine: Engine, host: str, port: int) -> Non
         if settings.admin_token_file
         else "echo $CLEF_PRO_ADMIN_TOKEN"
     )
+    connection = Connection(base, demo.integration_id, key=demo.api_key)
+    todays, older = connection.todays_cli(), connection.report_api_cli()
     click.echo(
         f"""
 Clef Pro demo is ready.
@@ -132,7 +135,22 @@ Clef Pro demo is ready.
   API            : {base}/api/v1   (OpenAPI docs at {base}/docs)
   Dashboard      : {base}/   (sign in with the admin token: {token_hint})
 
-Submit an example report, as the Clef CLI would from CI:
+Point today's Clef CLI (0.1.9 and later: clef report|lint|drift --push) at it
+from a CI job's environment (the CLI never reads CLEF_TELEMETRY_TOKEN):
+
+  {shlex.quote(todays[0])}
+  {shlex.quote(todays[1])}
+
+or push what `clef report --push` sends, by hand:
+
+  curl -sS -X POST {connection.telemetry_url} \\
+    -H 'Authorization: Bearer {demo.api_key}' \\
+    -H 'Content-Type: application/json' \\
+    --data @{shlex.quote(str(Path(demo.example_push)))}
+
+A Clef CLI up to 0.1.5 (the report API) takes `cloud.integrationId: {demo.integration_id}`
+in clef.yaml, {older[1]} and {older[2]}.
+Submit an example report as it would:
 
   curl -sS -X POST {base}/api/v1/reports \\
     -H 'Authorization: Bearer {demo.api_key}' \\

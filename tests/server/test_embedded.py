@@ -24,7 +24,7 @@ def test_demo_serves_on_sqlite_and_takes_the_printed_report(tmp_path: Path) -> N
     try:
         printed = (tmp_path / "server.log").read_text()
         key = re.search(r"API key\s+:\s+(clefpro_\w+)", printed)
-        report_path = re.search(r"--data @(\S+)", printed)
+        report_path = re.search(r"--data @(\S+example-report\.json)", printed)
         assert key is not None
         assert report_path is not None
         assert (tmp_path / "clef-pro.db").exists()
@@ -88,3 +88,35 @@ def test_serve_refuses_a_schema_that_is_behind(tmp_path: Path) -> None:
     )
     assert migrated.returncode == 0, migrated.stderr
     assert "Schema is current" in migrated.stdout
+
+
+def test_the_demo_prints_both_cli_generations_settings_and_they_work(tmp_path: Path) -> None:
+    server = start_server(
+        {"CLEF_PRO_DATA_DIR": str(tmp_path)}, tmp_path / "server.log", args=("--demo",)
+    )
+    try:
+        printed = (tmp_path / "server.log").read_text()
+        url = re.search(r"CLEF_TELEMETRY_URL=(\S+)", printed)
+        headers = re.search(r"'CLEF_TELEMETRY_HEADERS=([^']+)'", printed)
+        push = re.search(r"--data @(\S+example-otlp-push\.json)", printed)
+        assert url is not None
+        assert headers is not None
+        assert push is not None
+        assert url.group(1) == f"{server.url}/v1/logs"
+        assert "cloud.integrationId: demo" in printed
+        assert f"CLEF_API_URL={server.url}" in printed
+        # As the CLI does: headers from CLEF_TELEMETRY_HEADERS, checkpoint URL derived.
+        name, _, value = headers.group(1).partition("=")
+        sent = {name: value}
+        checkpoint = url.group(1).removesuffix("/v1/logs") + "/v1/checkpoint"
+        assert httpx.get(checkpoint, headers=sent).status_code == 404
+        pushed = httpx.post(
+            url.group(1),
+            content=Path(push.group(1)).read_bytes(),
+            headers={"Content-Type": "application/json", **sent},
+        )
+        assert pushed.status_code == 200, pushed.text
+        assert pushed.json() == {}
+        assert httpx.get(checkpoint, headers=sent).json()["lastCommitSha"].startswith("5d2c8e4f")
+    finally:
+        server.stop()

@@ -27,6 +27,8 @@ class Demo:
     integration_id: str
     api_key: str
     example_report: Path
+    #: What ``clef report --push`` of today's CLI sends (no time: it takes the server's).
+    example_push: Path
 
 
 def demo_config(api_key: str) -> IntegrationConfig:
@@ -57,5 +59,9 @@ def create_demo(sessions: sessionmaker[Session]) -> Demo:
     api_key = apikeys.generate_api_key()
     with transaction(sessions) as session:
         integrations.upsert(session, DEMO_INTEGRATION_ID, demo_config(api_key))
-    with as_file(files(__package__) / "example-report.json") as path:
-        return Demo(DEMO_INTEGRATION_ID, api_key, path)
+    folder = files(__package__)
+    with (
+        as_file(folder / "example-report.json") as report,
+        as_file(folder / "example-otlp-push.json") as push,
+    ):
+        return Demo(DEMO_INTEGRATION_ID, api_key, report, push)
