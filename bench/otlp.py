@@ -343,9 +343,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"machine: {json.dumps(info)}")
         if info["cpu_busy_before_start"] > 0.1:
             print("warning: something else is using the CPUs; absolute figures will be low")
-        with service.client() as client:
+        client = service.client()
+        try:
             figures["protocols"] = run_protocols(service, client, args.pushes)
             figures["backfill"] = asdict(run_backfill(service, client, pid, args.batch))
+        finally:
+            client.close()
         if not args.skip_hostile:
             figures["hostile"] = [asdict(result) for result in run_hostile(service, pid)]
     if args.json:
