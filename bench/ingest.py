@@ -523,7 +523,8 @@ def environment() -> Iterator[tuple[PostgresServer, str, Service, Path]]:
             "CLEF_PRO_LOG_LEVEL": "warning",
             "CLEF_PRO_AUTO_MIGRATE": "false",
         }
-        server = start_server(env, workdir / "server.log")
+        # Generous: on a busy machine start-up alone can take half a minute.
+        server = start_server(env, workdir / "server.log", timeout=180)
         yield postgres, database, Service(server), workdir
     except BaseException:
         log = workdir / "server.log"

@@ -175,6 +175,15 @@ def test_a_body_that_is_not_declared_json_is_415(
     assert "application/json" in response.json()["detail"]
 
 
+def test_the_config_api_takes_json_only(service: ServiceClient) -> None:
+    response = service.http.put(
+        "/admin/v1/integrations/payments",
+        content=b"displayName=x",
+        headers={**admin_headers(), "Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == 415
+
+
 def test_a_json_body_with_charset_is_accepted(service: ServiceClient) -> None:
     (key,) = service.put_integration("payments")
     response = service.http.post(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 from fastapi.exceptions import RequestValidationError
 from starlette import status
 
@@ -12,6 +12,7 @@ from clef_pro.domain.config import INTEGRATION_ID_PATTERN, IntegrationConfig
 from clef_pro.domain.destinations import IPNetwork, url_refusal
 from clef_pro_api import schemas
 from clef_pro_api.deps import AdminDep, SessionDep, SettingsDep
+from clef_pro_api.routes.bodies import json_body_only
 from clef_pro_api.services import integrations, views
 
 router = APIRouter(prefix="/admin/v1/integrations", tags=["config (operator)"])
@@ -23,6 +24,7 @@ IntegrationId = Annotated[str, Path(pattern=INTEGRATION_ID_PATTERN)]
     "/{integration_id}",
     response_model=schemas.ConfigStored,
     responses={201: {"model": schemas.ConfigStored}},
+    dependencies=[Depends(json_body_only)],
 )
 def put_integration(
     integration_id: IntegrationId,

@@ -53,6 +53,12 @@ def require_json(request: Request) -> None:
         )
 
 
+async def json_body_only(request: Request) -> None:
+    """A dependency for routes whose body FastAPI parses: ``415`` unless JSON,
+    instead of a validation error about a dictionary."""
+    require_json(request)
+
+
 def parse_json(
     model: type[Model], body: bytes, *, context: Mapping[str, Any] | None = None
 ) -> Model:
