@@ -268,7 +268,9 @@ def run_protocols(service: Service, client: httpx.Client, count: int) -> dict[st
     }
 
 
-def run_backfill(service: Service, client: httpx.Client, pid: int, count: int) -> Backfill:
+def run_backfill(
+    service: Service, client: httpx.Client, pid: int, count: int, singles_count: int
+) -> Backfill:
     body = batch_body(count)
     baseline, _ = rss_bytes(pid)
     reset_peak(pid)
@@ -290,7 +292,10 @@ def run_backfill(service: Service, client: httpx.Client, pid: int, count: int) -
     print()
     print(f"backfill of {count} reports ({mib(len(body))}), server RSS before {mib(baseline)}:")
     print(f"  one batch : {batch_seconds:8.2f} s, peak RSS {mib(batch_peak)}")
-    print(f"  one by one: {singles_seconds:8.2f} s, peak RSS {mib(singles_peak)}")
+    print(
+        f"  one by one: {singles_seconds:8.2f} s (from {singles_count} timed), "
+        f"peak RSS {mib(singles_peak)}"
+    )
     print(
         f"  batch / singles: time {batch_seconds / singles_seconds:.3f}, "
         f"peak RSS {batch_peak / singles_peak:.2f}; batch peak / chart limit "
@@ -331,6 +336,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--pushes", type=int, default=300, help="reports per protocol (300)")
     parser.add_argument("--batch", type=int, default=10_000, help="reports in the backfill")
+    parser.add_argument(
+        "--singles", type=int, default=1000, help="of those, timed one by one and scaled (1000)"
+    )
     parser.add_argument("--skip-hostile", action="store_true", help="skip the 32 MiB bodies")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args(argv)
@@ -346,7 +354,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         client = service.client()
         try:
             figures["protocols"] = run_protocols(service, client, args.pushes)
-            figures["backfill"] = asdict(run_backfill(service, client, pid, args.batch))
+            figures["backfill"] = asdict(
+                run_backfill(service, client, pid, args.batch, min(args.singles, args.batch))
+            )
         finally:
             client.close()
         if not args.skip_hostile:
