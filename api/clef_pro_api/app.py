@@ -50,6 +50,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Reporting and alerting for Clef secrets governance",
         version="0.1.0",
         lifespan=lifespan,
+        # Served by the dashboard from packaged assets, never from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.engine = engine

@@ -4,11 +4,13 @@ handling to the app."""
 
 from __future__ import annotations
 
+from importlib.resources import files
+
 from fastapi import FastAPI, Request
 from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 
-from clef_pro_api.dashboard import pages
+from clef_pro_api.dashboard import apidocs, pages
 from clef_pro_api.dashboard.auth import Gate, SignInRequired
 from clef_pro_api.settings import Settings
 from clef_pro_api.storage.models import utcnow
@@ -19,6 +21,16 @@ __all__ = ["install"]
 def install(app: FastAPI, settings: Settings) -> None:
     app.state.dashboard = Gate(settings)
     app.include_router(pages.router)
+    app.include_router(apidocs.router)
+    icon = (files(__package__) / "static" / "favicon.svg").read_bytes()
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def _favicon() -> Response:
+        # Browsers ask for /favicon.ico before reading a page's <link rel=icon>.
+        return Response(
+            icon, media_type="image/svg+xml", headers={"Cache-Control": "public, max-age=86400"}
+        )
+
     app.mount(
         "/static",
         StaticFiles(packages=[("clef_pro_api.dashboard", "static")]),

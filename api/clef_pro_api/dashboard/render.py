@@ -16,12 +16,26 @@ from starlette.responses import HTMLResponse, RedirectResponse
 
 from clef_pro_api.dashboard import present
 
-#: Our own script and styles only: no inline code, nothing from elsewhere.
+
+def content_security_policy(*, style_src: str = "'self'", worker_src: str | None = None) -> str:
+    """Our own script and styles only: no inline code, nothing from elsewhere.
+    The API documentation pages loosen ``style_src`` (and ReDoc ``worker_src``)."""
+    directives = [
+        "default-src 'none'",
+        "script-src 'self'",
+        f"style-src {style_src}",
+        "img-src 'self' data:",
+        "connect-src 'self'",
+        *([f"worker-src {worker_src}"] if worker_src else []),
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+    ]
+    return "; ".join(directives)
+
+
 SECURITY_HEADERS: Final[Mapping[str, str]] = {
-    "Content-Security-Policy": (
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-    ),
+    "Content-Security-Policy": content_security_policy(),
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
@@ -29,7 +43,7 @@ SECURITY_HEADERS: Final[Mapping[str, str]] = {
     "Cache-Control": "no-store",
 }
 
-STATIC_FILES: Final = ("dashboard.css", "dashboard.js")
+STATIC_FILES: Final = ("dashboard.css", "dashboard.js", "apidocs.js", "apidocs.css", "favicon.svg")
 
 
 @cache
@@ -95,12 +109,16 @@ def environment() -> Environment:
 
 
 def render(
-    template: str, context: Mapping[str, Any], *, now: datetime, status_code: int = 200
+    template: str, context: Mapping[str, Any], *, now: datetime | None, status_code: int = 200
 ) -> HTMLResponse:
+    """``now`` is the moment relative times are told from (``None``: a page without them)."""
     env = environment()
-    page = env.get_template(template).render(
-        {**context, "now": now, "relative": lambda moment: present.relative_time(moment, now)}
+    timing = (
+        {"now": now, "relative": lambda moment: present.relative_time(moment, now)}
+        if now is not None
+        else {}
     )
+    page = env.get_template(template).render({**context, **timing})
     return HTMLResponse(page, status_code=status_code, headers=dict(SECURITY_HEADERS))
 
 
