@@ -15,6 +15,8 @@ import click
 COMMANDS = {
     "serve": "clef_pro_api.cli:serve",
     "migrate": "clef_pro_api.cli:migrate",
+    "integrations": "clef_pro_api.manage:integrations",
+    "keys": "clef_pro_api.manage:keys",
     "operator": "clef_pro_operator.cli:operator",
 }
 

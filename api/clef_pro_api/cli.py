@@ -37,16 +37,11 @@ def migrate() -> None:
     click.echo(f"Schema is current ({_describe(settings)}).")
 
 
-def _ensure_schema(settings: Settings, engine: Engine, apply: bool) -> None:
-    if apply:
-        migrations.upgrade(settings.resolved_database_url)
-        return
-    state = migrations.schema_state(engine)
-    if not state.is_current:
-        raise click.ClickException(
-            f"the database schema is at {state.current or 'nothing'}, this version needs "
-            f"{state.head}. Run `clef-pro migrate` (or the chart's migration job) first."
-        )
+def ensure_schema(settings: Settings, engine: Engine, apply: bool) -> None:
+    try:
+        migrations.ensure_schema(settings.resolved_database_url, engine, apply=apply)
+    except migrations.SchemaBehind as error:
+        raise click.ClickException(str(error)) from None
 
 
 def _embedded_admin_token(settings: Settings) -> Settings:
@@ -94,7 +89,7 @@ def serve(host: str, port: int, apply_migrations: bool | None, demo: bool) -> No
     )
     engine = create_db_engine(settings.resolved_database_url, pool_size=1)
     try:
-        _ensure_schema(
+        ensure_schema(
             settings,
             engine,
             settings.auto_migrate if apply_migrations is None else apply_migrations,

@@ -15,18 +15,21 @@ from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
+    AwareDatetime,
     ConfigDict,
     Discriminator,
     EmailStr,
     Field,
     FieldSerializationInfo,
     SecretStr,
+    SerializerFunctionWrapHandler,
     StrictBool,
     StrictFloat,
     StrictInt,
     StrictStr,
     Tag,
     field_serializer,
+    model_serializer,
     model_validator,
 )
 
@@ -54,8 +57,35 @@ class Collection(ConfigModel):
 
 
 class ApiKeyHash(ConfigModel):
+    """An API key the service accepts, by its hash: the key itself never leaves
+    whoever minted it (the operator's Secret, or ``clef-pro keys create``)."""
+
     name: ObjectName
-    sha256: Annotated[str, Field(strict=True, pattern=SHA256_HEX_PATTERN)]
+    sha256: Annotated[
+        str,
+        Field(
+            strict=True,
+            pattern=SHA256_HEX_PATTERN,
+            description=(
+                "Lower-case hex SHA-256 of an API key minted by Clef Pro: `clefpro_` + 32 "
+                "random base62 characters + a 6-character checksum (the operator keeps keys "
+                "in each Integration's Secret; without Kubernetes, `clef-pro keys create` "
+                "mints one). A hash cannot show whether its key was well formed: the hash "
+                "of any other string is stored, but no key ever matches it (CI gets 401)."
+            ),
+        ),
+    ]
+    #: Set on a rotated-out key: it keeps working until then, and not after.
+    expires_at: AwareDatetime | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_empty_expiry(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # A key without an end is written as it always was: name and hash.
+        data = handler(self)
+        if isinstance(data, dict) and self.expires_at is None:
+            data.pop("expiresAt", None)
+            data.pop("expires_at", None)
+        return data
 
 
 class PolicyRule(ConfigModel):

@@ -10,11 +10,11 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from clef_pro.domain import apikeys
-from clef_pro_api.storage.models import ApiKey, Integration
+from clef_pro_api.storage.models import ApiKey, Integration, utcnow
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +42,12 @@ def resolve_api_key(session: Session, presented: str) -> CIKey | None:
     row = session.execute(
         select(ApiKey.sha256, ApiKey.name, ApiKey.integration_id)
         .join(Integration)
-        .where(ApiKey.sha256 == digest, Integration.deleted_at.is_(None))
+        .where(
+            ApiKey.sha256 == digest,
+            Integration.deleted_at.is_(None),
+            # A rotated-out key works until its grace period ends, not after.
+            or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > utcnow()),
+        )
     ).one_or_none()
     if row is None or not hmac.compare_digest(row.sha256, digest):
         return None

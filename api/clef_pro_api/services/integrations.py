@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from clef_pro.domain.config import IntegrationConfig
+from clef_pro.domain.config import ApiKeyHash, IntegrationConfig
 from clef_pro_api.services.errors import Conflict, NotFound
 from clef_pro_api.storage import models
 from clef_pro_api.storage.models import utcnow
@@ -32,11 +32,11 @@ def upsert(session: Session, integration_id: str, config: IntegrationConfig) -> 
     integration.silence_check_at = (
         (integration.last_head_at or utcnow()) + window if window is not None else None
     )
-    _replace_api_keys(session, integration_id, {key.sha256: key.name for key in config.api_keys})
+    _replace_api_keys(session, integration_id, {key.sha256: key for key in config.api_keys})
     return created
 
 
-def _replace_api_keys(session: Session, integration_id: str, wanted: dict[str, str]) -> None:
+def _replace_api_keys(session: Session, integration_id: str, wanted: dict[str, ApiKeyHash]) -> None:
     taken = session.scalars(
         select(models.ApiKey.sha256).where(
             models.ApiKey.sha256.in_(wanted), models.ApiKey.integration_id != integration_id
@@ -54,10 +54,18 @@ def _replace_api_keys(session: Session, integration_id: str, wanted: dict[str, s
         if digest not in wanted:
             session.delete(key)
         else:
-            key.name = wanted[digest]
-    for digest, name in wanted.items():
+            key.name = wanted[digest].name
+            key.expires_at = wanted[digest].expires_at
+    for digest, spec in wanted.items():
         if digest not in current:
-            session.add(models.ApiKey(sha256=digest, integration_id=integration_id, name=name))
+            session.add(
+                models.ApiKey(
+                    sha256=digest,
+                    integration_id=integration_id,
+                    name=spec.name,
+                    expires_at=spec.expires_at,
+                )
+            )
 
 
 def remove(session: Session, integration_id: str, *, purge: bool) -> None:

@@ -41,3 +41,20 @@ def schema_state(engine: Engine) -> SchemaState:
     with engine.connect() as connection:
         current = MigrationContext.configure(connection).get_current_revision()
     return SchemaState(current=current, head=head)
+
+
+class SchemaBehind(Exception):
+    """The database needs migrations this process was told not to apply."""
+
+
+def ensure_schema(url: str, engine: Engine, *, apply: bool) -> None:
+    """Apply the migrations, or (``apply`` off) refuse a schema that is behind."""
+    if apply:
+        upgrade(url)
+        return
+    state = schema_state(engine)
+    if not state.is_current:
+        raise SchemaBehind(
+            f"the database schema is at {state.current or 'nothing'}, this version needs "
+            f"{state.head}. Run `clef-pro migrate` (or the chart's migration job) first."
+        )

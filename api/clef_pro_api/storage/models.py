@@ -111,6 +111,8 @@ class ApiKey(Base):
     )
     name: Mapped[str] = mapped_column(String(63))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: A rotated-out key is refused from this moment on (``None``: no end).
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     integration: Mapped[Integration] = relationship(back_populates="api_keys")
 

@@ -1,0 +1,25 @@
+"""api key expiry: a rotated-out key works until its grace period ends
+
+Revision ID: 0004_api_key_expiry
+Revises: 0003_channels_and_schedules
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0004_api_key_expiry"
+down_revision = "0003_channels_and_schedules"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("api_keys", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("api_keys", schema=None) as batch_op:
+        batch_op.drop_column("expires_at")
