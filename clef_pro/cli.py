@@ -34,7 +34,11 @@ class LazyGroup(click.Group):
         return command
 
 
-@click.group(cls=LazyGroup)
+@click.group(cls=LazyGroup, invoke_without_command=True)
 @click.version_option(package_name="clef-pro")
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """Clef Pro: reports, matrix, drift and alerts for Clef secrets governance."""
+    # Bare ``clef-pro`` is someone asking what there is: answer, and succeed.
+    if ctx.invoked_subcommand is None:
+        click.echo(ctx.get_help())

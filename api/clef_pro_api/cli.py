@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import secrets
 import shlex
+import socket
 import sys
 from pathlib import Path
 
@@ -71,9 +73,41 @@ def _create_secret_file(path: Path) -> None:
             handle.write(secrets.token_urlsafe(32))
 
 
+def admin_token_source(settings: Settings) -> str:
+    """Where this service reads its admin token from, for the log: never the token."""
+    if settings.admin_token_file is not None:
+        return f"the file {settings.admin_token_file}"
+    if settings.admin_token is not None:
+        return "the CLEF_PRO_ADMIN_TOKEN variable"
+    return "nowhere"
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """Listen before anything is printed, so a banner is only shown by a server
+    that got its port (and a busy port mints no demo key)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((host, port))
+        listener.listen(2048)
+    except OSError as error:
+        listener.close()
+        if error.errno == errno.EADDRINUSE:
+            raise click.ClickException(
+                f"port {port} on {host} is already in use: stop what listens there, "
+                "or choose another with --port"
+            ) from None
+        raise click.ClickException(f"cannot listen on {host}:{port}: {error.strerror}") from None
+    listener.set_inheritable(True)
+    return listener
+
+
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
+@click.option(
+    "--port", default=8000, show_default=True, type=int, help="Port to listen on (0: any free one)."
+)
 @click.option(
     "--migrate/--no-migrate",
     "apply_migrations",
@@ -87,32 +121,48 @@ def serve(host: str, port: int, apply_migrations: bool | None, demo: bool) -> No
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
     )
-    engine = create_db_engine(settings.resolved_database_url, pool_size=1)
+    listener = bind(host, port)
+    port = listener.getsockname()[1]
     try:
-        ensure_schema(
-            settings,
-            engine,
-            settings.auto_migrate if apply_migrations is None else apply_migrations,
+        engine = create_db_engine(settings.resolved_database_url, pool_size=1)
+        try:
+            ensure_schema(
+                settings,
+                engine,
+                settings.auto_migrate if apply_migrations is None else apply_migrations,
+            )
+            if demo:
+                _print_demo(settings, engine, host, port)
+        finally:
+            engine.dispose()
+    except BaseException:
+        listener.close()
+        raise
+    if settings.admin_token_value is None:
+        log.warning(
+            "no admin token (CLEF_PRO_ADMIN_TOKEN_FILE or CLEF_PRO_ADMIN_TOKEN): the config "
+            "and read APIs and the dashboard's admin-token sign-in refuse everyone"
         )
-        if demo:
-            _print_demo(settings, engine, host, port)
-    finally:
-        engine.dispose()
+    else:
+        log.info("admin token: read from %s", admin_token_source(settings))
     log.info("serving on http://%s:%d with %s", host, port, _describe(settings))
-    uvicorn.run(
-        create_app(settings),
-        host=host,
-        port=port,
-        log_level=settings.log_level,
-        # The dashboard's proxy mode trusts identity headers by the connecting
-        # peer's address, which uvicorn would otherwise replace with the one
-        # X-Forwarded-For names.
-        proxy_headers=settings.dashboard_auth != "proxy",
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings),
+            host=host,
+            port=port,
+            log_level=settings.log_level,
+            # The dashboard's proxy mode trusts identity headers by the connecting
+            # peer's address, which uvicorn would otherwise replace with the one
+            # X-Forwarded-For names.
+            proxy_headers=settings.dashboard_auth != "proxy",
+        )
     )
+    server.run(sockets=[listener])
 
 
 def _print_demo(settings: Settings, engine: Engine, host: str, port: int) -> None:
-    demo = create_demo(session_factory(engine))
+    demo = create_demo(session_factory(engine), settings.data_dir)
     base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"  # noqa: S104
     token_hint = (
         f"cat {shlex.quote(str(settings.admin_token_file))}"
@@ -121,12 +171,19 @@ def _print_demo(settings: Settings, engine: Engine, host: str, port: int) -> Non
     )
     connection = Connection(base, demo.integration_id, key=demo.api_key)
     todays, older = connection.todays_cli(), connection.report_api_cli()
+    key_note = (
+        "the same key as the last run; only its hash is stored, and the key in "
+        f"{shlex.quote(str(demo.key_file))}"
+        if demo.key_kept
+        else f"a new key; only its hash is stored, and the key in {shlex.quote(str(demo.key_file))}"
+    )
     click.echo(
         f"""
 Clef Pro demo is ready.
 
   Integration ID : {demo.integration_id}
-  API key        : {demo.api_key}   (shown once; only its hash is stored)
+  API key        : {demo.api_key}
+                   ({key_note})
   API            : {base}/api/v1   (OpenAPI docs at {base}/docs)
   Dashboard      : {base}/   (sign in with the admin token: {token_hint})
 
@@ -145,12 +202,12 @@ or push what `clef report --push` sends, by hand:
 
 A Clef CLI up to 0.1.5 (the report API) takes `cloud.integrationId: {demo.integration_id}`
 in clef.yaml, {older[1]} and {older[2]}.
-Submit an example report as it would:
+Submit an example report (a commit made just now) as it would:
 
   curl -sS -X POST {base}/api/v1/reports \\
     -H 'Authorization: Bearer {demo.api_key}' \\
     -H 'Content-Type: application/json' \\
-    --data @{shlex.quote(str(Path(demo.example_report)))}
+    --data @{shlex.quote(str(demo.example_report))}
 
 Then read the matrix and the alerts it opened with the admin token:
 

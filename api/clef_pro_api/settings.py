@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     #: ``admin_token_file`` (a mounted Secret) to an environment variable.
     admin_token: SecretStr | None = None
     admin_token_file: Path | None = None
+    #: Where people find the admin token, shown on the dashboard's sign-in page
+    #: (the Helm chart sets the ``kubectl`` command that reads its Secret). Unset:
+    #: the page names the file or variable the token is read from.
+    admin_token_hint: Annotated[str, Field(max_length=500)] | None = None
 
     #: Largest request body of ``POST /api/v1/reports`` (bytes).
     max_report_bytes: Annotated[int, Field(ge=1024)] = 1 * 1024 * 1024

@@ -309,6 +309,10 @@ def test_the_api_serves_without_migrating_and_probes_readiness(tpl: Any) -> None
     assert env_value(api, "CLEF_PRO_KUBERNETES_TOKEN_AUDIENCE") == "clef-pro"
     assert env_value(api, "CLEF_PRO_OPERATOR_SERVICE_ACCOUNT") == f"{NS}:clef-pro-operator"
     assert env_value(api, "CLEF_PRO_ADMIN_TOKEN_FILE") == "/var/run/secrets/clef-pro/admin/token"
+    # The sign-in page tells people how to read the token the chart generated.
+    assert env_value(api, "CLEF_PRO_ADMIN_TOKEN_HINT") == (
+        f"kubectl -n {NS} get secret clef-pro-admin-token -o jsonpath='{{.data.token}}' | base64 -d"
+    )
     assert env_of(api)["CLEF_PRO_DATABASE_URL"]["valueFrom"] == {
         "secretKeyRef": {"name": "clef-pro-database", "key": "url"}
     }
@@ -340,6 +344,10 @@ def test_the_api_settings_follow_the_values(tpl: Any) -> None:
         "CLEF_PRO_DASHBOARD_AUTH": "kubernetes",
         "CLEF_PRO_SESSION_SECRET_FILE": "/var/run/secrets/clef-pro/session/key",
         "CLEF_PRO_ADMIN_TOKEN_FILE": "/var/run/secrets/clef-pro/admin/token",
+        "CLEF_PRO_ADMIN_TOKEN_HINT": (
+            f"kubectl -n {NS} get secret clef-pro-admin -o jsonpath='{{.data.admin-token}}' "
+            "| base64 -d"
+        ),
         "CLEF_PRO_KUBERNETES_AUTH": "true",
         "CLEF_PRO_KUBERNETES_TOKEN_AUDIENCE": "clef-pro-all",
         "CLEF_PRO_OPERATOR_SERVICE_ACCOUNT": f"{NS}:clef-pro-operator-sa",

@@ -33,6 +33,7 @@ from clef_pro_api.notifications.registry import backend_states
 from clef_pro_api.services import alerts, notification_views, views
 from clef_pro_api.services.errors import Conflict, InvalidParameter, NotFound
 from clef_pro_api.services.views import AlertFilter
+from clef_pro_api.settings import Settings
 from clef_pro_api.storage.models import utcnow
 
 log = logging.getLogger(__name__)
@@ -430,7 +431,7 @@ def _sign_in_form(gate: Gate, target: str, error: str | None) -> Response:
     status_code = 401 if error or gate.mode == "proxy" else 200
     return render(
         "sign_in.html",
-        page_context(gate, None, next=target, error=error),
+        page_context(gate, None, next=target, error=error, token_place=token_place(gate.settings)),
         now=utcnow(),
         status_code=status_code,
     )
@@ -475,6 +476,19 @@ def sign_out(request: Request, gate: GateDep, form: FormDep) -> Response:
         secure=gate.secure_cookies,
     )
     return response
+
+
+def token_place(settings: Settings) -> present.TokenPlace:
+    """Where the admin token is to be found, as the sign-in page tells it."""
+    if settings.admin_token_hint:
+        return present.TokenPlace("hint", settings.admin_token_hint)
+    if settings.admin_token_file is not None:
+        path = settings.admin_token_file
+        in_data_dir = settings.is_embedded and path.parent == settings.data_dir
+        return present.TokenPlace("data-dir" if in_data_dir else "file", str(path))
+    if settings.admin_token is not None:
+        return present.TokenPlace("variable", "CLEF_PRO_ADMIN_TOKEN")
+    return present.TokenPlace("none", "")
 
 
 def sign_in_redirect(next_path: str) -> Response:

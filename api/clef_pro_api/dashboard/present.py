@@ -238,6 +238,19 @@ def filter_integrations(
     return [item for item in items if all(word in search_text(item) for word in words)]
 
 
+# ---------------------------------------------------------------- signing in
+
+
+@dataclass(frozen=True, slots=True)
+class TokenPlace:
+    """Where the admin token is kept: ``hint`` (the operator's own words, e.g.
+    the chart's ``kubectl`` command), ``data-dir`` (the embedded default's
+    file), ``file``, ``variable`` or ``none``. Never the token itself."""
+
+    kind: str
+    where: str
+
+
 # ---------------------------------------------------------------- notifications
 
 NOTIFICATION: Final[Mapping[str, Badge]] = {
