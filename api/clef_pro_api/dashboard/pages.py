@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Final
 from urllib.parse import parse_qsl, quote
@@ -25,15 +26,16 @@ from clef_pro.domain.connect import Connection
 from clef_pro.domain.durations import parse_duration
 from clef_pro.domain.severity import Severity
 from clef_pro_api import schemas
-from clef_pro_api.dashboard import present, security
+from clef_pro_api.dashboard import charts, present, security
 from clef_pro_api.dashboard.auth import Gate, SignInRefused, SignInRequired, Viewer
 from clef_pro_api.dashboard.render import alerts_url, integration_url, redirect, render
 from clef_pro_api.deps import SessionDep, SettingsDep
 from clef_pro_api.notifications.registry import backend_states
-from clef_pro_api.services import alerts, notification_views, views
+from clef_pro_api.services import alerts, insights, notification_views, timeline, views
 from clef_pro_api.services.errors import Conflict, InvalidParameter, NotFound
 from clef_pro_api.services.views import AlertFilter
 from clef_pro_api.settings import Settings
+from clef_pro_api.storage import models
 from clef_pro_api.storage.models import utcnow
 
 log = logging.getLogger(__name__)
@@ -132,6 +134,13 @@ def _visible(
     return items[0], source
 
 
+def _commit_link(integration_id: str) -> Callable[[str], str]:
+    def link(commit_sha: str) -> str:
+        return integration_url(integration_id, commit=commit_sha)
+
+    return link
+
+
 # ---------------------------------------------------------------- overview
 
 
@@ -151,9 +160,16 @@ def overview(
     chosen = present.parse_sort(sort)
     query = (q or "").strip()[:200]
     items = present.sort_integrations(present.filter_integrations(visible, query), chosen)
+    lines = insights.sparklines(session, [item.integration_id for item in items])
+    sparks = {
+        integration_id: charts.sparkline(points, _commit_link(integration_id))
+        for integration_id, points in lines.items()
+    }
     return render(
         "overview.html",
-        page_context(gate, viewer, items=items, total=len(visible), sort=chosen, q=query),
+        page_context(
+            gate, viewer, items=items, total=len(visible), sort=chosen, q=query, sparks=sparks
+        ),
         now=utcnow(),
     )
 
@@ -207,11 +223,22 @@ def integration_page(
     )
     lint = views.lint_results(session, integration_id, limit=1, cursor=None).items
     drift = views.drift_results(session, integration_id, limit=1, cursor=None).items
+    now = utcnow()
+    trend = charts.trend_chart(
+        insights.integration_trend(session, integration_id), _commit_link(integration_id)
+    )
+    resolutions = insights.mean_time_to_resolve(session, integration_id, now=now)
     return render(
         "integration.html",
         page_context(
             gate,
             viewer,
+            trend=trend,
+            resolutions=resolutions,
+            resolution_bars=charts.bar_widths(
+                {row.rule_id: row.mean_seconds for row in resolutions}, 160
+            ),
+            resolution_days=insights.RESOLUTION_WINDOW.days,
             summary=summary,
             connection=Connection(gate.settings.public_url, integration_id),
             lint=lint[0] if lint else None,
@@ -224,7 +251,7 @@ def integration_page(
             commit=commit,
             problem=problem,
         ),
-        now=utcnow(),
+        now=now,
         status_code=status_code,
     )
 
@@ -297,10 +324,17 @@ def alert_page(
     gate: GateDep,
     session: SessionDep,
     settings: SettingsDep,
+    before: str | None = None,
 ) -> Response:
     summary, source = _visible(session, gate, viewer, integration_id)
     alert = _alert(session, integration_id, alert_id)
     notes = notification_views.alert_notifications(session, alert.id, backend_states(settings))
+    row = session.get(models.Alert, alert.id)
+    assert row is not None
+    try:
+        events = timeline.alert_timeline(session, row, cursor=before or None)
+    except InvalidParameter:
+        events, before = timeline.alert_timeline(session, row, cursor=None), None
     return render(
         "alert.html",
         page_context(
@@ -309,6 +343,8 @@ def alert_page(
             summary=summary,
             alert=alert,
             notes=notes,
+            events=events,
+            before=before,
             can_acknowledge=gate.may(viewer, "update", source),
             return_to=alerts_url(integration_id, status="open"),
             notify_badge=present.notification_badge,

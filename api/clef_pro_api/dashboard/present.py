@@ -54,6 +54,16 @@ def from_epoch_ms(milliseconds: int) -> datetime:
     return datetime.fromtimestamp(milliseconds / 1000, UTC)
 
 
+def duration_text(seconds: float) -> str:
+    """``45 minutes``, ``5.5 hours``, ``3.2 days``: a mean time, coarse on purpose."""
+    if seconds < 90 * 60:
+        minutes = max(1, round(seconds / 60))
+        return f"{minutes} minute{'' if minutes == 1 else 's'}"
+    if seconds < 48 * 3600:
+        return f"{seconds / 3600:.1f} hours"
+    return f"{seconds / 86400:.1f} days"
+
+
 def short_sha(sha: str | None) -> str:
     return (sha or "")[:7]
 
@@ -93,6 +103,13 @@ def health_badge(status: str | None) -> Badge:
 
 def severity_badge(severity: str | None) -> Badge:
     return SEVERITY.get(severity or "", Badge("unknown", "?", (severity or "unknown").title()))
+
+
+def result_severity_badge(severity: str | None, passed: bool | None) -> Badge:
+    """A policy result's severity: alarming only when the rule failed. A passed
+    rule's severity is a fact about the rule, shown in neutral grey."""
+    badge = severity_badge(severity)
+    return Badge("neutral", "", badge.word) if passed else badge
 
 
 def outcome_badge(passed: bool | None) -> Badge:

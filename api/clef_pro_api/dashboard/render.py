@@ -94,8 +94,10 @@ def environment() -> Environment:
         alert_url=alert_url,
         health_badge=present.health_badge,
         severity_badge=present.severity_badge,
+        result_severity_badge=present.result_severity_badge,
         outcome_badge=present.outcome_badge,
         search_text=present.search_text,
+        duration=present.duration_text,
         sorts=present.SORTS,
     )
     env.filters.update(

@@ -184,9 +184,7 @@ def show_integration(session: Session, integration_id: str) -> IntegrationInfo:
                 models.Alert.status == AlertStatus.OPEN,
             )
             .group_by(models.Alert.severity)
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     return replace(
         info,

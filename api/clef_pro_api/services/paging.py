@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from datetime import datetime
 
 from clef_pro_api.services.errors import InvalidParameter
 
@@ -30,3 +31,15 @@ def decode_cursor(cursor: str, position_type: type[int] | type[str]) -> tuple[in
     if type(position) is not position_type or not isinstance(row_id, str):
         raise InvalidParameter("cursor", _NOT_OURS)
     return position, row_id
+
+
+def decode_time_cursor(cursor: str) -> tuple[datetime, str]:
+    """A cursor whose position is a moment (an aware ISO 8601 time)."""
+    position, row_id = decode_cursor(cursor, str)
+    try:
+        moment = datetime.fromisoformat(str(position))
+    except ValueError:
+        raise InvalidParameter("cursor", _NOT_OURS) from None
+    if moment.tzinfo is None:
+        raise InvalidParameter("cursor", _NOT_OURS)
+    return moment, row_id

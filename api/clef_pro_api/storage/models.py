@@ -160,6 +160,8 @@ class Alert(Base):
             postgresql_where=text("acknowledged_until IS NOT NULL"),
             sqlite_where=text("acknowledged_until IS NOT NULL"),
         ),
+        # Resolutions in a time window (mean time to resolve), not all history.
+        Index("ix_alerts_resolved", "integration_id", "resolved_at"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
@@ -190,12 +192,16 @@ class AlertEventRow(Base):
     """What one report did to one alert: opened, recurring or resolved."""
 
     __tablename__ = "alert_events"
+    __table_args__ = (
+        # An alert's timeline, newest first, a page at a time.
+        Index("ix_alert_events_timeline", "alert_id", "created_at", "report_id"),
+    )
 
     report_id: Mapped[str] = mapped_column(
         ForeignKey("reports.id", ondelete="CASCADE"), primary_key=True
     )
     alert_id: Mapped[str] = mapped_column(
-        ForeignKey("alerts.id", ondelete="CASCADE"), primary_key=True, index=True
+        ForeignKey("alerts.id", ondelete="CASCADE"), primary_key=True
     )
     event: Mapped[str] = mapped_column(String(16))
     severity: Mapped[str] = mapped_column(String(16))
