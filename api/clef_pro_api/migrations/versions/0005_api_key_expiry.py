@@ -1,7 +1,7 @@
 """api key expiry: a rotated-out key works until its grace period ends
 
-Revision ID: 0004_api_key_expiry
-Revises: 0003_channels_and_schedules
+Revision ID: 0005_api_key_expiry
+Revises: 0004_otlp_results
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004_api_key_expiry"
-down_revision = "0003_channels_and_schedules"
+revision = "0005_api_key_expiry"
+down_revision = "0004_otlp_results"
 branch_labels = None
 depends_on = None
 

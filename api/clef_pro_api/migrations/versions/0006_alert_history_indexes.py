@@ -4,16 +4,16 @@ An alert's events are read newest first a page at a time (an alert can recur
 on thousands of reports), and the mean time to resolve reads one window of
 resolutions: both by index, at any history size.
 
-Revision ID: 0005_alert_history_indexes
-Revises: 0004_api_key_expiry
+Revision ID: 0006_alert_history_indexes
+Revises: 0005_api_key_expiry
 """
 
 from __future__ import annotations
 
 from alembic import op
 
-revision = "0005_alert_history_indexes"
-down_revision = "0004_api_key_expiry"
+revision = "0006_alert_history_indexes"
+down_revision = "0005_api_key_expiry"
 branch_labels = None
 depends_on = None
 
