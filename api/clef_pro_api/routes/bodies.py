@@ -14,6 +14,7 @@ own; declaring the body here keeps its schema in the OpenAPI document.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from typing import Any, Final, TypeVar
@@ -29,6 +30,12 @@ Model = TypeVar("Model", bound=BaseModel)
 
 JSON: Final = "application/json"
 _POSITION = re.compile(r"line (\d+) column (\d+)")
+#: Bodies up to this size whose only fault is a lone UTF-16 surrogate escape
+#: are read again by Python's ``json`` (which takes such escapes) so that the
+#: ``422`` names the field that carries it, as for any other control character.
+#: Larger ones (batches) get the position instead: re-reading them into Python
+#: objects would cost a hostile body far more memory than it is worth.
+_SURROGATE_RETRY_LIMIT: Final = 1 << 20
 
 #: Models whose JSON schema the OpenAPI document must carry for raw-body routes.
 _DOCUMENTED: dict[str, type[BaseModel]] = {}
@@ -66,10 +73,30 @@ def parse_json(
 
     Call it in a worker thread: it is CPU work proportional to the body.
     """
+    validation_context = dict(context) if context else None
     try:
-        return model.model_validate_json(body, context=dict(context) if context else None)
+        return model.model_validate_json(body, context=validation_context)
+    except ValidationError as exc:
+        if not _lone_surrogate(exc) or len(body) > _SURROGATE_RETRY_LIMIT:
+            raise RequestValidationError(_errors(exc)) from None
+    try:
+        decoded = json.loads(body)
+    except ValueError:
+        decoded = None
+    try:
+        return model.model_validate(decoded, context=validation_context)
     except ValidationError as exc:
         raise RequestValidationError(_errors(exc)) from None
+
+
+def _lone_surrogate(exc: ValidationError) -> bool:
+    """Whether parsing failed on a ``\\uD800``-style escape, which the JSON
+    grammar allows but the Rust parser refuses as invalid Unicode."""
+    return any(
+        error["type"] == "json_invalid"
+        and ("surrogate" in str(error["msg"]) or "hex escape" in str(error["msg"]))
+        for error in exc.errors(include_url=False, include_input=False)
+    )
 
 
 def _errors(exc: ValidationError) -> list[dict[str, Any]]:
