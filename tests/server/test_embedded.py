@@ -24,7 +24,7 @@ def test_demo_serves_on_sqlite_and_takes_the_printed_report(tmp_path: Path) -> N
     try:
         printed = (tmp_path / "server.log").read_text()
         key = re.search(r"API key\s+:\s+(clefpro_\w+)", printed)
-        report_path = re.search(r"--data @(\S+example-report\.json)", printed)
+        report_path = re.search(r"--data @(\S+demo-report\.json)", printed)
         assert key is not None
         assert report_path is not None
         assert (tmp_path / "clef-pro.db").exists()
@@ -98,7 +98,7 @@ def test_the_demo_prints_both_cli_generations_settings_and_they_work(tmp_path: P
         printed = (tmp_path / "server.log").read_text()
         url = re.search(r"CLEF_TELEMETRY_URL=(\S+)", printed)
         headers = re.search(r"'CLEF_TELEMETRY_HEADERS=([^']+)'", printed)
-        push = re.search(r"--data @(\S+example-otlp-push\.json)", printed)
+        push = re.search(r"--data @(\S+demo-otlp-push\.json)", printed)
         assert url is not None
         assert headers is not None
         assert push is not None

@@ -54,7 +54,7 @@ def test_running_the_demo_again_keeps_its_key(tmp_path: Path) -> None:
     first, key, printed = demo(tmp_path, tmp_path / "first.log")
     try:
         assert "a new key" in printed
-        report_path = re.search(r"--data @(\S+)", printed)
+        report_path = re.search(r"--data @(\S+demo-report\.json)", printed)
         assert report_path is not None
         report = json.loads(Path(report_path.group(1)).read_text())
         # The example is a commit made just now, not one from a fixed date.
@@ -70,7 +70,7 @@ def test_running_the_demo_again_keeps_its_key(tmp_path: Path) -> None:
     try:
         assert again == key
         assert "the same key as the last run" in printed
-        report_path = re.search(r"--data @(\S+)", printed)
+        report_path = re.search(r"--data @(\S+demo-report\.json)", printed)
         assert report_path is not None
         report = json.loads(Path(report_path.group(1)).read_text())
         accepted = httpx.post(
