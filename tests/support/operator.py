@@ -21,7 +21,7 @@ class OperatorProcess:
 
 
 def start_operator(
-    env: dict[str, str], log: Path, namespace: str, *, timeout: float = 60
+    env: dict[str, str], log: Path, namespace: str, *, timeout: float = 120
 ) -> OperatorProcess:
     """Starts the operator and waits until its liveness probe passes."""
     liveness = f"http://127.0.0.1:{free_port()}/healthz"

@@ -46,7 +46,12 @@ def stop_process(process: subprocess.Popen[bytes], *, kill: bool = False) -> Non
 def wait_until_ok(
     process: subprocess.Popen[bytes], url: str, log: Path, *, what: str, timeout: float
 ) -> None:
-    """Until ``url`` answers 200; fails with the log if the process exits or time runs out."""
+    """Until ``url`` answers 200; fails with the log if the process exits or time runs out.
+
+    A process that exits fails at once, so ``timeout`` only bounds a slow start:
+    generous, since a busy CI machine can take tens of seconds to import and
+    migrate.
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:

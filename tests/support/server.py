@@ -28,7 +28,7 @@ class ServerProcess:
 
 
 def start_server(
-    env: Mapping[str, str], log: Path, *, args: tuple[str, ...] = (), timeout: float = 30
+    env: Mapping[str, str], log: Path, *, args: tuple[str, ...] = (), timeout: float = 120
 ) -> ServerProcess:
     port = free_port()
     process = spawn_clef_pro(["serve", "--host", "127.0.0.1", "--port", str(port), *args], env, log)
