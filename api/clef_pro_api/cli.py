@@ -161,6 +161,13 @@ def serve(host: str, port: int, apply_migrations: bool | None, demo: bool) -> No
     server.run(sockets=[listener])
 
 
+def _shell_assignment(line: str) -> str:
+    """``NAME=value`` as a shell assignment: only the value may be quoted, or
+    the shell reads the whole word as a command name."""
+    name, _, value = line.partition("=")
+    return f"{name}={shlex.quote(value)}"
+
+
 def _print_demo(settings: Settings, engine: Engine, host: str, port: int) -> None:
     demo = create_demo(session_factory(engine), settings.data_dir)
     base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"  # noqa: S104
@@ -190,8 +197,8 @@ Clef Pro demo is ready.
 Point today's Clef CLI (0.1.9 and later: clef report|lint|drift --push) at it
 from a CI job's environment (the CLI never reads CLEF_TELEMETRY_TOKEN):
 
-  {shlex.quote(todays[0])}
-  {shlex.quote(todays[1])}
+  {_shell_assignment(todays[0])}
+  {_shell_assignment(todays[1])}
 
 or push what `clef report --push` sends, by hand:
 

@@ -96,8 +96,27 @@ def test_the_demo_prints_both_cli_generations_settings_and_they_work(tmp_path: P
     )
     try:
         printed = (tmp_path / "server.log").read_text()
-        url = re.search(r"CLEF_TELEMETRY_URL=(\S+)", printed)
-        headers = re.search(r"'CLEF_TELEMETRY_HEADERS=([^']+)'", printed)
+        # The two lines, pasted into a shell as printed, set what the CLI reads.
+        assignments = re.findall(r"^  (CLEF_TELEMETRY_\w+=.*)$", printed, re.MULTILINE)
+        pasted = subprocess.run(
+            [
+                "bash",
+                "-c",
+                "; ".join(
+                    [
+                        *assignments,
+                        "export CLEF_TELEMETRY_URL",
+                        "export CLEF_TELEMETRY_HEADERS",
+                        "env",
+                    ]
+                ),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        url = re.search(r"^CLEF_TELEMETRY_URL=(\S+)$", pasted, re.MULTILINE)
+        headers = re.search(r"^CLEF_TELEMETRY_HEADERS=(.+)$", pasted, re.MULTILINE)
         push = re.search(r"--data @(\S+demo-otlp-push\.json)", printed)
         assert url is not None
         assert headers is not None
