@@ -70,7 +70,7 @@ POSTGRES_IMAGE="localhost/clef-pro-node/postgres:15-${DEBIAN_SUITE}"
 HOST_SYSCTLS=(vm.overcommit_memory kernel.panic kernel.panic_on_oops)
 # Host directories the node's components create outside its own directory.
 HOST_DIRS=(/var/lib/kubelet /var/log/pods /var/log/containers /var/lib/cni /run/containerd
-  /run/netns /run/docker /var/lib/docker /etc/cni /opt/cni)
+  /var/lib/containerd /run/netns /run/docker /var/lib/docker /etc/cni /opt/cni)
 # ... and those dockerd creates while it builds images.
 DOCKER_HOST_DIRS=(/run/docker /var/lib/docker /etc/docker /run/containerd)
 SERVICES=(etcd kube-apiserver containerd kube-controller-manager kube-scheduler kubelet kube-proxy)
@@ -274,6 +274,8 @@ docker_stop() {
   pid=$(<"${CACHE_ROOT}/dockerd.pid")
   stop_pid "${pid}" /usr/sbin/dockerd "${CACHE_ROOT}" dockerd
   rm -f "${CACHE_ROOT}/dockerd.pid"
+  # dockerd leaves its own network namespace mounted under its exec root.
+  unmount_below "${CACHE_ROOT}/docker-exec"
   # The node's containerd shares /run/containerd: leave it while the node runs.
   if [[ -f "${NODE}/node.env" ]] && running_pid containerd >/dev/null; then
     sed -i '\|^/run/containerd$|d' "${CACHE_ROOT}/docker.host-dirs" 2>/dev/null || true
@@ -515,21 +517,30 @@ import re, sys
 node, pause = sys.argv[1], sys.argv[2]
 text = open(f"{node}/containerd.toml.default").read()
 
-def setting(key, value, text=text):
-    pattern = re.compile(rf'^(\s*){re.escape(key)} = .*$', re.MULTILINE)
-    assert pattern.search(text), key
-    return pattern.sub(lambda m: f"{m.group(1)}{key} = {value}", text)
+def setting(text, key, value, section=None):
+    """Sets KEY (in SECTION when given) and insists that it was there."""
+    if section is None:
+        pattern = re.compile(rf"^(\s*){re.escape(key)} = .*$", re.MULTILINE)
+    else:
+        pattern = re.compile(
+            rf"(^\s*\[{re.escape(section)}\]\n(?:(?!\s*\[).*\n)*?)(\s*){re.escape(key)} = .*$",
+            re.MULTILINE,
+        )
+    assert pattern.search(text), (section, key)
+    if section is None:
+        return pattern.sub(lambda m: f"{m.group(1)}{key} = {value}", text)
+    return pattern.sub(lambda m: f"{m.group(1)}{m.group(2)}{key} = {value}", text, count=1)
 
-text = setting("root", f'"{node}/containerd/root"')
-text = setting("state", f'"{node}/containerd/state"')
-text = re.sub(r'(\[grpc\]\n(?:.*\n)*?\s*address = ).*', rf'\1"{node}/containerd.sock"', text, count=1)
-text = re.sub(r'(\[ttrpc\]\n(?:.*\n)*?\s*address = ).*', rf'\1"{node}/containerd.ttrpc.sock"', text, count=1)
-text = setting("sandbox_image", f'"{pause}"')
-text = setting("restrict_oom_score_adj", "true")
-text = setting("SystemdCgroup", "false")
-text = setting("bin_dir", '"/usr/lib/cni"')
-text = setting("conf_dir", f'"{node}/cni/net.d"')
-text = setting("path", f'"{node}/containerd/opt"')
+text = setting(text, "root", f'"{node}/containerd/root"')
+text = setting(text, "state", f'"{node}/containerd/state"')
+text = setting(text, "address", f'"{node}/containerd.sock"', "grpc")
+text = setting(text, "address", f'"{node}/containerd.ttrpc.sock"', "ttrpc")
+text = setting(text, "sandbox_image", f'"{pause}"')
+text = setting(text, "restrict_oom_score_adj", "true")
+text = setting(text, "SystemdCgroup", "false")
+text = setting(text, "bin_dir", '"/usr/lib/cni"')
+text = setting(text, "conf_dir", f'"{node}/cni/net.d"')
+text = setting(text, "path", f'"{node}/containerd/opt"', 'plugins."io.containerd.internal.v1.opt"')
 open(f"{node}/containerd.toml", "w").write(text)
 PY
   cat >"${NODE}/cni/net.d/10-clef-pro.conflist" <<EOF
@@ -621,8 +632,10 @@ make_network() {
   ip addr add "${HOST_IP}/30" dev "${HOST_IF}"
   ip link set "${HOST_IF}" up
   # Pods answer the host directly (no masquerading): a route to their subnet
-  # via the node, which goes away with the veth.
+  # via the node, which goes away with the veth like every route to it.
   ip route add "${POD_CIDR}" via "${NODE_IP}" dev "${HOST_IF}"
+  # Service addresses from the host, as from any machine on the node's network.
+  ip route add "${SERVICE_CIDR}" via "${NODE_IP}" dev "${HOST_IF}"
   in_node ip link set lo up
   in_node ip addr add "${NODE_IP}/30" dev "${NODE_IF}"
   in_node ip link set "${NODE_IF}" up
