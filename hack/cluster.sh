@@ -304,7 +304,12 @@ docker_build() {
   mapfile -t args < <(proxy_args)
   # The classic builder: BuildKit resolves the Dockerfile's `# syntax=` line
   # against a registry, and there is none.
-  DOCKER_BUILDKIT=0 docker_ build --network host -q "${args[@]}" "$@" >/dev/null
+  local output
+  # (Its deprecation notice is kept out of the log; a failure prints everything.)
+  if ! output=$(DOCKER_BUILDKIT=0 docker_ build --network host "${args[@]}" "$@" 2>&1); then
+    printf '%s\n' "${output}" >&2
+    return 1
+  fi
 }
 
 build_images() {
@@ -900,7 +905,8 @@ cmd_install() {
   # The rest is the kind walkthrough itself.
   KUBECONFIG="${NODE}/kubeconfig" PATH="${envtest}:${PATH}" \
     CLEF_PRO_KUBE_CONTEXT="${CONTEXT}" CLEF_PRO_IMAGE_TAG="${TAG}" \
-    CLEF_PRO_POSTGRES_IMAGE="${POSTGRES_IMAGE}" "${SCRIPT_DIR}/kind.sh" install
+    CLEF_PRO_POSTGRES_IMAGE="${POSTGRES_IMAGE}" CLEF_PRO_DOWN_COMMAND="hack/cluster.sh down" \
+    "${SCRIPT_DIR}/kind.sh" install
   log "Clef Pro installed in $((SECONDS - started))s"
 }
 

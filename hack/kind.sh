@@ -23,6 +23,7 @@
 #   CLEF_PRO_KUBE_CONTEXT   kubectl context (default kind-CLUSTER)
 #   CLEF_PRO_POSTGRES_IMAGE image of the development PostgreSQL
 #                           (default: the one hack/kind/postgres.yaml names)
+#   CLEF_PRO_DOWN_COMMAND   what the closing hint says removes everything
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,6 +32,7 @@ TAG=${CLEF_PRO_IMAGE_TAG:-dev}
 IMAGE="clef-pro:${TAG}"
 CONTEXT=${CLEF_PRO_KUBE_CONTEXT:-kind-${CLUSTER}}
 POSTGRES_IMAGE=${CLEF_PRO_POSTGRES_IMAGE:-}
+DOWN=${CLEF_PRO_DOWN_COMMAND:-hack/kind.sh down}
 NAMESPACE=clef-pro      # Clef Pro and its development database
 TEAM_NAMESPACE=payments # where the example resources go
 RELEASE=clef-pro
@@ -127,7 +129,7 @@ Clef Pro is running in the cluster of context "${CONTEXT}". Next:
   curl -sS -H "Authorization: Bearer \$TOKEN" http://127.0.0.1:8000/api/v1/integrations/${TEAM_NAMESPACE}.payments-api/alerts
 
   # The dashboard: http://127.0.0.1:8000/ (API documentation at /docs)
-  # Remove everything: hack/kind.sh down
+  # Remove everything: ${DOWN}
 EOT
 }
 

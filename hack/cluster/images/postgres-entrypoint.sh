@@ -1,7 +1,7 @@
 #!/bin/bash
 # Initialises PGDATA on first start (user, password and database from
 # POSTGRES_USER, POSTGRES_PASSWORD and POSTGRES_DB, as the official image
-# does), then runs the server as the postgres user.
+# does; UTF-8, as its locale gives it), then runs the server as the postgres user.
 set -euo pipefail
 : "${POSTGRES_USER:=postgres}" "${POSTGRES_DB:=${POSTGRES_USER}}"
 : "${POSTGRES_PASSWORD:?POSTGRES_PASSWORD is required}"
@@ -15,7 +15,8 @@ if [[ ! -s "${PGDATA}/PG_VERSION" ]]; then
   printf '%s\n' "${POSTGRES_PASSWORD}" >"${pwfile}"
   chown postgres "${pwfile}"
   as_postgres initdb --username="${POSTGRES_USER}" --pwfile="${pwfile}" \
-    --auth-local=trust --auth-host=scram-sha-256 -D "${PGDATA}" >/dev/null
+    --encoding=UTF8 --locale=C.UTF-8 --auth-local=trust --auth-host=scram-sha-256 \
+    -D "${PGDATA}" >/dev/null
   rm -f "${pwfile}"
   printf '%s\n' "host all all all scram-sha-256" >>"${PGDATA}/pg_hba.conf"
   if [[ "${POSTGRES_DB}" != postgres ]]; then
