@@ -18,11 +18,13 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
 import pytest
 
+from clef_pro_api.dashboard.security import SESSION_COOKIE
 from tests.support.cluster import NAMESPACE, RELEASE, TEAM_NAMESPACE, Cluster
 from tests.support.envtest import REPO_ROOT
 from tests.support.smtp import SmtpServer
@@ -304,27 +306,29 @@ def test_the_dashboard_signs_in_with_a_service_account_token_through_port_forwar
         TEAM_NAMESPACE,
     )
 
-    def sign_in(base: str, account: str) -> httpx.Client:
+    @contextmanager
+    def signed_in(base: str, account: str) -> Iterator[httpx.Client]:
         token = cluster.kubectl(
             "-n", TEAM_NAMESPACE, "create", "token", account, "--duration=1h"
         ).stdout.strip()
-        client = httpx.Client(base_url=base, timeout=30, follow_redirects=True)
-        answer = client.post(
-            "/sign-in", data={"token": token, "next": "/"}, headers={"Origin": base}
-        )
-        assert answer.status_code == 200, answer.text
-        assert "Sign in" not in answer.text.split("<main", 1)[-1][:200]
-        return client
+        with httpx.Client(base_url=base, timeout=30, follow_redirects=True) as client:
+            answer = client.post(
+                "/sign-in", data={"token": token, "next": "/"}, headers={"Origin": base}
+            )
+            assert answer.status_code == 200, answer.text
+            assert answer.url.path == "/", "still on the sign-in page"
+            assert SESSION_COOKIE in client.cookies
+            yield client
 
     with cluster.port_forward(NAMESPACE, f"svc/{RELEASE}", 8000) as base:
         page = httpx.get(f"{base}/sign-in", timeout=30)
         assert page.status_code == 200
         assert "token" in page.text.lower()
-        with sign_in(base, viewer) as client:
+        with signed_in(base, viewer) as client:
             home = client.get("/")
             assert home.status_code == 200
             assert "Payments API" in home.text
-        with sign_in(base, stranger) as client:
+        with signed_in(base, stranger) as client:
             home = client.get("/")
             assert home.status_code == 200
             assert "Payments API" not in home.text
