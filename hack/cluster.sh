@@ -253,11 +253,12 @@ docker_start() {
     [[ -e "${d}" ]] || printf '%s\n' "${d}"
   done >"${CACHE_ROOT}/docker.host-dirs"
   printf '{}\n' >"${CACHE_ROOT}/daemon.json"
-  # No bridge, no iptables, no masquerading: dockerd only builds, on the host's network.
+  # No bridge, no iptables, no masquerading, no forwarding: dockerd only
+  # builds, on the host's network, and leaves the host's settings alone.
   spawn "${CACHE_ROOT}/dockerd.pid" "${CACHE_ROOT}/dockerd.log" "" /usr/sbin/dockerd \
     --data-root="${CACHE_ROOT}/docker" --exec-root="${CACHE_ROOT}/docker-exec" \
     --pidfile="${CACHE_ROOT}/docker-exec/dockerd.pid" -H "unix://${DOCKER_SOCK}" \
-    --bridge=none --iptables=false --ip6tables=false --ip-masq=false \
+    --bridge=none --iptables=false --ip6tables=false --ip-masq=false --ip-forward=false \
     --storage-driver=overlay2 --config-file="${CACHE_ROOT}/daemon.json"
   local i
   for ((i = 0; i < 120; i++)); do
