@@ -37,14 +37,18 @@ log "installing clef-pro and its development dependencies"
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[dev]'
 
-# --- Go builds, cached outside the repo: the Kubernetes control plane and the
-# Alertmanager of the notification tests. Both mostly wait on downloads on a
-# cold machine, so they run side by side.
-log "building the test control plane and Alertmanager (cached after the first build)"
+# --- Go builds, cached outside the repo: the Kubernetes control plane, the
+# Alertmanager of the notification tests and the OpenTelemetry Collector of the
+# OTLP tests. All mostly wait on downloads on a cold machine, so they run side
+# by side.
+log "building the test control plane, Alertmanager and the Collector (cached after the first build)"
 hack/alertmanager.sh build &
 alertmanager_build=$!
+hack/otelcol.sh build &
+otelcol_build=$!
 hack/envtest.sh build
 wait "${alertmanager_build}"
+wait "${otelcol_build}"
 
 # --- Static checks ----------------------------------------------------------
 log "ruff, mypy, import-linter"
