@@ -81,12 +81,12 @@ def parse_batch(body: bytes | bytearray, *, context: Mapping[str, Any]) -> Parse
     """
     try:
         raws = msgspec.json.decode(body, type=_Envelope).reports
-    except msgspec.DecodeError as exc:
+    except msgspec.DecodeError as exc:  # not JSON, or (ValidationError) not a batch
         if len(body) <= EXACT_ERRORS_LIMIT:
             return ParsedBatch.of(parse_json(ReportBatch, body, context=context))
+        if isinstance(exc, msgspec.ValidationError):
+            _refuse_envelope(body)
         _refuse_syntax(body, str(exc))
-    except msgspec.ValidationError:
-        _refuse_envelope(body)
     if not raws:
         _refuse_envelope(body)
 

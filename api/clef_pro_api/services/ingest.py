@@ -27,7 +27,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import chain
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
@@ -50,14 +50,16 @@ from clef_pro_api.storage.models import utcnow
 CHUNK: Final = 500
 
 
-@dataclass(frozen=True, slots=True)
-class HistoryReport:
+class HistoryReport(NamedTuple):
     """A validated report of a batch's history, compact until it is stored.
 
     ``body`` is the stored body as JSON, with ``ciContext`` whenever one was
     sent (whether it is kept depends on the integration, known only under
     its lock) and the branch as sent (an unknown one is resolved with the
     whole batch in view).
+
+    A tuple of strings, numbers and bytes, which the garbage collector stops
+    tracking: thousands of them waiting for storage cost it nothing.
     """
 
     commit_sha: str
