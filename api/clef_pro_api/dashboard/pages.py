@@ -44,6 +44,8 @@ router = APIRouter(include_in_schema=False)
 
 #: Reports per page of an integration's history.
 HISTORY_PAGE: Final = 15
+#: Alerts per page of an integration's alerts (each tab).
+ALERTS_PAGE: Final = 25
 ALERT_TABS: Final[dict[str, AlertFilter]] = {
     "open": "open",
     "acknowledged": "acknowledged",
@@ -239,6 +241,7 @@ def integration_page(
                 {row.rule_id: row.mean_seconds for row in resolutions}, 160
             ),
             resolution_days=insights.RESOLUTION_WINDOW.days,
+            resolutions_counted=insights.RESOLUTIONS_COUNTED,
             summary=summary,
             connection=Connection(gate.settings.public_url, integration_id),
             lint=lint[0] if lint else None,
@@ -273,22 +276,25 @@ def alerts_page(
     viewer: ViewerDep,
     gate: GateDep,
     session: SessionDep,
-    settings: SettingsDep,
     status: str | None = None,
+    before: str | None = None,
 ) -> Response:
     summary, source = _visible(session, gate, viewer, integration_id)
     chosen = ALERT_TABS.get(status or "", "open")
-    listing = views.list_alerts(session, integration_id, chosen).items
-    everything = views.list_alerts(session, integration_id, "all").items
-    counts = {
-        "open": sum(alert.status == "open" for alert in everything),
-        "acknowledged": sum(alert.status == "open" and alert.acknowledged for alert in everything),
-        "resolved": sum(alert.status == "resolved" for alert in everything),
-    }
-    states = backend_states(settings)
+    try:
+        listing = views.list_alerts(
+            session, integration_id, chosen, limit=ALERTS_PAGE, cursor=before or None
+        )
+    except InvalidParameter:
+        listing = views.list_alerts(session, integration_id, chosen, limit=ALERTS_PAGE)
+        before = None
+    counts = views.alert_tab_counts(session, integration_id)
+    channels = notification_views.channel_states(session, [alert.id for alert in listing.items])
     notes = {
-        alert.id: notification_views.alert_notifications(session, alert.id, states)
-        for alert in listing
+        alert.id: schemas.AlertNotifications(
+            alert_id=alert.id, channels=channels.get(alert.id, []), items=[]
+        )
+        for alert in listing.items
     }
     return render(
         "alerts.html",
@@ -297,7 +303,9 @@ def alerts_page(
             viewer,
             summary=summary,
             status=chosen,
-            alerts=listing,
+            alerts=listing.items,
+            next_cursor=listing.next_cursor,
+            before=before,
             counts=counts,
             notes=notes,
             can_acknowledge=gate.may(viewer, "update", source),

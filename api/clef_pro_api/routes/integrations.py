@@ -104,5 +104,9 @@ def list_alerts(
     _reader: ReaderDep,
     session: SessionDep,
     status: AlertFilter = "open",
+    limit: Annotated[int, Query(ge=1, le=views.ALERT_PAGE_MAX)] = views.ALERT_PAGE,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> schemas.AlertList:
-    return views.list_alerts(session, integration_id, status)
+    """A page of alerts, newest opened first; ``nextCursor`` fetches the next
+    (``acknowledged``: open alerts someone acknowledged)."""
+    return views.list_alerts(session, integration_id, status, limit=limit, cursor=cursor)

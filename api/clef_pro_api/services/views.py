@@ -11,7 +11,7 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any, Final, Literal, TypeVar
 
-from sqlalchemy import func, or_, select, tuple_
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import Session
 
 from clef_pro.domain.config import IntegrationSource
@@ -22,7 +22,7 @@ from clef_pro.domain.severity import HealthStatus, Severity
 from clef_pro_api import schemas
 from clef_pro_api.services.errors import Conflict, NotFound
 from clef_pro_api.services.ingest import last_commit
-from clef_pro_api.services.paging import decode_cursor, encode_cursor
+from clef_pro_api.services.paging import decode_cursor, decode_time_cursor, encode_cursor
 from clef_pro_api.storage import models
 
 #: ``acknowledged``: open alerts someone acknowledged (they are still open).
@@ -183,24 +183,54 @@ def _cells_named_by(policy_results: list[dict[str, Any]]) -> list[dict[str, Any]
 
 
 def _report_at_commit(session: Session, integration_id: str, commit: str) -> models.Report | None:
-    """The report of ``commit``: a full sha, or a prefix that names exactly one."""
+    """The report of ``commit``: a full sha, or a prefix that names exactly one.
+
+    The exact match first (the unique (integration, commit) index, one row);
+    only then the prefix, as a range on that same index: every sha starting
+    with ``p`` sorts at or after ``p`` and before ``p`` with its last digit
+    raised. Never ``LIKE`` or an ``OR`` of both, which the planner answers
+    with a scan of the integration's whole history.
+    """
+    exact = session.scalars(
+        select(models.Report).where(
+            models.Report.integration_id == integration_id,
+            models.Report.commit_sha == commit,
+        )
+    ).one_or_none()
+    if exact is not None:
+        return exact
+    upper = prefix_upper_bound(commit)
+    if upper is None:
+        return None
     matches = session.scalars(
         select(models.Report)
         .where(
             models.Report.integration_id == integration_id,
-            or_(
-                models.Report.commit_sha == commit,
-                models.Report.commit_sha.startswith(commit, autoescape=True),
-            ),
+            models.Report.commit_sha >= commit,
+            models.Report.commit_sha < upper,
         )
+        .order_by(models.Report.commit_sha)
         .limit(2)
     ).all()
-    exact = [report for report in matches if report.commit_sha == commit]
-    if exact:
-        return exact[0]
     if len(matches) > 1:
         raise Conflict("that commit prefix names more than one report")
     return matches[0] if matches else None
+
+
+#: The digits of a stored sha (lower case), in their sort order.
+_HEX_DIGITS: Final = "0123456789abcdef"
+
+
+def prefix_upper_bound(prefix: str) -> str | None:
+    """The least string above every lower-case hex string that starts with
+    ``prefix``, made of hex digits and ``g`` (so it sorts the same in bytes
+    and in any collation's order of digits before letters); ``None`` when
+    ``prefix`` is not lower-case hex, which no stored sha starts with."""
+    if not prefix or any(char not in _HEX_DIGITS for char in prefix):
+        return None
+    last = prefix[-1]
+    raised = "g" if last == "f" else _HEX_DIGITS[_HEX_DIGITS.index(last) + 1]
+    return prefix[:-1] + raised
 
 
 def report_history(
@@ -246,15 +276,59 @@ def alert_view(alert: models.Alert) -> schemas.AlertView:
     return schemas.AlertView.model_validate(alert, from_attributes=True)
 
 
-def list_alerts(session: Session, integration_id: str, status: AlertFilter) -> schemas.AlertList:
+#: Alerts per page of the read API unless asked otherwise, and at most.
+ALERT_PAGE: Final = 50
+ALERT_PAGE_MAX: Final = 500
+
+
+def list_alerts(
+    session: Session,
+    integration_id: str,
+    status: AlertFilter,
+    *,
+    limit: int = ALERT_PAGE,
+    cursor: str | None = None,
+) -> schemas.AlertList:
+    """A page of alerts, newest opened first, keyset-paged on (opened, id) by
+    ``ix_alerts_listing`` (one status) or ``ix_alerts_opened`` (all): a deep
+    page costs what the first does, whatever the history holds."""
     get_integration(session, integration_id)
     query = select(models.Alert).where(models.Alert.integration_id == integration_id)
     if status == "acknowledged":
         query = query.where(models.Alert.status == AlertStatus.OPEN, models.Alert.acknowledged)
     elif status != "all":
         query = query.where(models.Alert.status == status)
-    rows = session.scalars(query.order_by(models.Alert.opened_at.desc(), models.Alert.id)).all()
-    return schemas.AlertList(items=[alert_view(row) for row in rows])
+    if cursor is not None:
+        opened_at, alert_id = decode_time_cursor(cursor)
+        query = query.where(tuple_(models.Alert.opened_at, models.Alert.id) < (opened_at, alert_id))
+    rows = session.scalars(
+        query.order_by(models.Alert.opened_at.desc(), models.Alert.id.desc()).limit(limit + 1)
+    ).all()
+    page = rows[:limit]
+    return schemas.AlertList(
+        items=[alert_view(row) for row in page],
+        next_cursor=encode_cursor(page[-1].opened_at.isoformat(), page[-1].id)
+        if len(rows) > limit
+        else None,
+    )
+
+
+def alert_tab_counts(session: Session, integration_id: str) -> dict[str, int]:
+    """How many alerts each tab of the dashboard holds (open, acknowledged,
+    resolved): one grouped statement over ``ix_alerts_listing``."""
+    counts = {"open": 0, "acknowledged": 0, "resolved": 0}
+    for status, acknowledged, count in session.execute(
+        select(models.Alert.status, models.Alert.acknowledged, func.count())
+        .where(models.Alert.integration_id == integration_id)
+        .group_by(models.Alert.status, models.Alert.acknowledged)
+    ):
+        if status == AlertStatus.OPEN:
+            counts["open"] += count
+            if acknowledged:
+                counts["acknowledged"] += count
+        elif status == AlertStatus.RESOLVED:
+            counts["resolved"] += count
+    return counts
 
 
 def get_alert(session: Session, integration_id: str, alert_id: str) -> schemas.AlertView:

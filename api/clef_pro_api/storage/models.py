@@ -153,7 +153,19 @@ class Alert(Base):
             postgresql_where=text("status = 'open'"),
             sqlite_where=text("status = 'open'"),
         ),
-        Index("ix_alerts_integration_status", "integration_id", "status"),
+        # A page of one status, newest opened first, and the tab counts by
+        # status and acknowledgement from the index alone (Postgres INCLUDE).
+        # Its first two columns serve every lookup of the open alerts.
+        Index(
+            "ix_alerts_listing",
+            "integration_id",
+            "status",
+            "opened_at",
+            "id",
+            postgresql_include=["acknowledged"],
+        ),
+        # A page of every alert, newest opened first.
+        Index("ix_alerts_opened", "integration_id", "opened_at", "id"),
         Index(
             "ix_alerts_acknowledgement_expiry",
             "acknowledged_until",
