@@ -32,7 +32,7 @@ def volume(service: ServiceClient, database_url: str) -> Volume:
 @contextmanager
 def statements(service: ServiceClient) -> Iterator[list[str]]:
     seen: list[str] = []
-    engine = service.http.app.state.engine  # type: ignore[attr-defined]
+    engine = service.http.app.state.engine
 
     def record(*args: Any) -> None:
         seen.append(args[2])
