@@ -58,7 +58,9 @@ def test_the_worst_pages_at_20000_alerts_stay_under_the_charts_memory_limit(
     def walk_all_alerts(client: httpx.Client) -> int:
         seen, cursor = 0, None
         while True:
-            params = {"status": "all", "limit": 500} | ({"cursor": cursor} if cursor else {})
+            params: dict[str, str | int] = {"status": "all", "limit": 500}
+            if cursor:
+                params["cursor"] = cursor
             response = client.get("/api/v1/integrations/payments/alerts", params=params)
             assert response.status_code == 200, response.text
             assert len(response.content) < MAX_RESPONSE_BYTES
