@@ -165,3 +165,14 @@ def test_an_exact_sha_is_one_statement_even_when_it_prefixes_another(
     # c0ffeef sorts after every c0ffee0...: in no prefix range of theirs.
     missing = service.http.get(path, params={"commit": "c0ffeef"}, headers=admin_headers())
     assert missing.status_code == 404
+
+
+def test_integrations_are_paged_by_name(service: ServiceClient) -> None:
+    for name in ["echo", "alpha", "delta", "charlie", "bravo"]:
+        service.put_integration(name)
+    pages = walk(service, "/api/v1/integrations", limit=2)
+    assert [[item["integrationId"] for item in page] for page in pages] == [
+        ["alpha", "bravo"],
+        ["charlie", "delta"],
+        ["echo"],
+    ]

@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from clef_pro_api.dashboard import pages
 from clef_pro_api.dashboard.pages import ALERTS_PAGE
 from clef_pro_api.services import insights
 from tests.dashboard.conftest import sign_in
@@ -104,3 +105,23 @@ def test_mean_time_to_resolve_averages_only_the_newest_resolutions(
     # The seeded alerts cycle through 40 rules; the newest 10 resolved are
     # indices 50..59, so rules 10..19.
     assert {row.rule_id for row in newest} == {f"bench_rule_{index}" for index in range(10, 20)}
+
+
+def test_the_overview_is_a_page_of_integrations_by_name(
+    http: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = ServiceClient(http)
+    for name in ["echo", "alpha", "delta", "charlie", "bravo"]:
+        client.put_integration(name)
+    sign_in(http)
+    monkeypatch.setattr(pages, "OVERVIEW_PAGE", 3)
+    first = http.get("/")
+    assert first.status_code == 200
+    assert "Alpha" in text(first)
+    assert "Echo" not in text(first)
+    more = first.text.split("after=", 1)[1].split('"', 1)[0]
+    second = http.get(f"/?sort=name&after={more}")
+    assert "Echo" in text(second)
+    assert "Delta" in text(second)
+    assert "Alpha" not in text(second)
+    assert "First integrations" in text(second)

@@ -44,6 +44,8 @@ router = APIRouter(include_in_schema=False)
 
 #: Reports per page of an integration's history.
 HISTORY_PAGE: Final = 15
+#: Integrations per page of the overview.
+OVERVIEW_PAGE: Final = 100
 #: Alerts per page of an integration's alerts (each tab).
 ALERTS_PAGE: Final = 25
 ALERT_TABS: Final[dict[str, AlertFilter]] = {
@@ -148,14 +150,21 @@ def _commit_link(integration_id: str) -> Callable[[str], str]:
 
 @router.get("/")
 def overview(
+    *,
     viewer: ViewerDep,
     gate: GateDep,
     session: SessionDep,
     sort: str | None = None,
     q: str | None = None,
+    after: str | None = None,
 ) -> Response:
-    everything = views.list_integrations(session).items
-    sources = views.integration_sources(session)
+    # A page of integrations by name (sorted and filtered within the page).
+    try:
+        listing = views.list_integrations(session, limit=OVERVIEW_PAGE, cursor=after or None)
+    except InvalidParameter:
+        listing, after = views.list_integrations(session, limit=OVERVIEW_PAGE), None
+    everything = listing.items
+    sources = views.integration_sources(session, among=[item.integration_id for item in everything])
     visible = [
         item for item in everything if gate.may(viewer, "get", sources.get(item.integration_id))
     ]
@@ -170,7 +179,15 @@ def overview(
     return render(
         "overview.html",
         page_context(
-            gate, viewer, items=items, total=len(visible), sort=chosen, q=query, sparks=sparks
+            gate,
+            viewer,
+            items=items,
+            total=len(visible),
+            sort=chosen,
+            q=query,
+            sparks=sparks,
+            after=after,
+            next_cursor=listing.next_cursor,
         ),
         now=utcnow(),
     )

@@ -8,6 +8,7 @@ step.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Final, Literal, TypeVar
 
@@ -46,26 +47,53 @@ def _commit_ref(report: models.Report) -> schemas.CommitRef:
     )
 
 
-def list_integrations(session: Session, only: str | None = None) -> schemas.IntegrationList:
-    """Every integration with its health at a glance (or just the one ``only``)."""
+#: Integrations per page of the read API unless asked otherwise, and at most.
+INTEGRATION_PAGE: Final = 100
+INTEGRATION_PAGE_MAX: Final = 500
+
+
+def list_integrations(
+    session: Session,
+    only: str | None = None,
+    *,
+    limit: int = INTEGRATION_PAGE,
+    cursor: str | None = None,
+) -> schemas.IntegrationList:
+    """A page of integrations by name, each with its health at a glance (or
+    just the one ``only``); keyset-paged on (display name, id)."""
     query = (
         select(models.Integration, models.Report)
         .outerjoin(models.Report, models.Report.id == models.Integration.head_report_id)
         .where(models.Integration.deleted_at.is_(None))
         .order_by(models.Integration.display_name, models.Integration.id)
     )
-    alert_query = (
-        select(models.Alert.integration_id, models.Alert.severity, func.count())
-        .where(models.Alert.status == AlertStatus.OPEN)
-        .group_by(models.Alert.integration_id, models.Alert.severity)
-    )
     if only is not None:
         query = query.where(models.Integration.id == only)
-        alert_query = alert_query.where(models.Alert.integration_id == only)
-    rows = session.execute(query).all()
+    if cursor is not None:
+        name, integration_id = decode_cursor(cursor, str)
+        query = query.where(
+            tuple_(models.Integration.display_name, models.Integration.id)
+            > (str(name), integration_id)
+        )
+    fetched = session.execute(query.limit(limit + 1)).all()
+    rows = fetched[:limit]
     counts: dict[str, schemas.AlertCounts] = defaultdict(schemas.AlertCounts)
-    for integration_id, severity, count in session.execute(alert_query):
-        setattr(counts[integration_id], severity, count)
+    if rows:
+        for integration_id, severity, count in session.execute(
+            select(models.Alert.integration_id, models.Alert.severity, func.count())
+            .where(
+                models.Alert.integration_id.in_([integration.id for integration, _head in rows]),
+                models.Alert.status == AlertStatus.OPEN,
+            )
+            .group_by(models.Alert.integration_id, models.Alert.severity)
+        ):
+            setattr(counts[integration_id], severity, count)
+    last = rows[-1][0] if rows else None
+    next_cursor = (
+        encode_cursor(last.display_name, last.id)
+        if last is not None and len(fetched) > limit
+        else None
+    )
 
     items = []
     for integration, head in rows:
@@ -84,7 +112,7 @@ def list_integrations(session: Session, only: str | None = None) -> schemas.Inte
                 open_alerts=counts[integration.id],
             )
         )
-    return schemas.IntegrationList(items=items)
+    return schemas.IntegrationList(items=items, next_cursor=next_cursor)
 
 
 def integration_status(
@@ -340,15 +368,18 @@ def get_alert(session: Session, integration_id: str, alert_id: str) -> schemas.A
 
 
 def integration_sources(
-    session: Session, only: str | None = None
+    session: Session, only: str | None = None, *, among: Sequence[str] | None = None
 ) -> dict[str, IntegrationSource | None]:
     """Each live integration's Kubernetes source (``None`` when it has none):
-    what the dashboard authorises Kubernetes users against."""
+    what the dashboard authorises Kubernetes users against. ``only`` one, or
+    those ``among`` a page of them."""
     query = select(models.Integration.id, models.Integration.config).where(
         models.Integration.deleted_at.is_(None)
     )
     if only is not None:
         query = query.where(models.Integration.id == only)
+    if among is not None:
+        query = query.where(models.Integration.id.in_(list(among)))
     rows = session.execute(query).all()
     return {
         integration_id: IntegrationSource.model_validate(config["source"])
