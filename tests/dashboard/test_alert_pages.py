@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from clef_pro_api.dashboard import pages
 from clef_pro_api.dashboard.pages import ALERTS_PAGE
-from clef_pro_api.services import insights
+from clef_pro_api.services import insights, views
 from tests.dashboard.conftest import sign_in
 from tests.dashboard.test_history_pages import counted
 from tests.dashboard.test_pages import text
@@ -125,3 +125,20 @@ def test_the_overview_is_a_page_of_integrations_by_name(
     assert "Delta" in text(second)
     assert "Alpha" not in text(second)
     assert "First integrations" in text(second)
+
+
+def test_the_resolved_tab_counts_up_to_its_cap_and_says_there_are_more(
+    http: TestClient, volume: Volume, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = http.app.state.engine  # type: ignore[attr-defined]
+    with Session(engine) as session:
+        exact = views.alert_tab_counts(session, "payments")
+        capped = views.alert_tab_counts(session, "payments", resolved_cap=50)
+    assert (exact.open, exact.acknowledged, exact.resolved) == (12, 5, 60)
+    assert not exact.more_resolved
+    assert (capped.open, capped.acknowledged, capped.resolved) == (12, 5, 50)
+    assert capped.more_resolved
+    monkeypatch.setattr(views, "RESOLVED_COUNT_CAP", 50)
+    shown = text(http.get("/integrations/payments/alerts"))
+    assert "Resolved 50+" in shown
+    assert "Open 12" in shown

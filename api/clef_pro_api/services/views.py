@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final, Literal, TypeVar
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import func, literal, select, tuple_, union_all
 from sqlalchemy.orm import Session
 
 from clef_pro.domain.config import IntegrationSource
@@ -341,22 +342,62 @@ def list_alerts(
     )
 
 
-def alert_tab_counts(session: Session, integration_id: str) -> dict[str, int]:
-    """How many alerts each tab of the dashboard holds (open, acknowledged,
-    resolved): one grouped statement over ``ix_alerts_listing``."""
-    counts = {"open": 0, "acknowledged": 0, "resolved": 0}
-    for status, acknowledged, count in session.execute(
-        select(models.Alert.status, models.Alert.acknowledged, func.count())
-        .where(models.Alert.integration_id == integration_id)
-        .group_by(models.Alert.status, models.Alert.acknowledged)
-    ):
+#: The resolved tab counts up to here and then says "more": resolved alerts
+#: are history, and counting all of them would grow with it.
+RESOLVED_COUNT_CAP: Final = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class TabCounts:
+    open: int
+    acknowledged: int
+    #: At most ``RESOLVED_COUNT_CAP``; ``more_resolved`` says there are more.
+    resolved: int
+    more_resolved: bool
+
+    def __getitem__(self, tab: str) -> int:
+        return int(getattr(self, tab))
+
+
+def alert_tab_counts(
+    session: Session, integration_id: str, *, resolved_cap: int | None = None
+) -> TabCounts:
+    """How many alerts each tab of the dashboard holds, in one statement: the
+    open ones (the present, however long the history) grouped by
+    acknowledgement from ``ix_alerts_listing`` alone, and the resolved ones
+    counted up to ``resolved_cap`` (``RESOLVED_COUNT_CAP``) and no further, so
+    the cost is flat."""
+    if resolved_cap is None:
+        resolved_cap = RESOLVED_COUNT_CAP
+    alert = models.Alert
+    open_now = (
+        select(alert.status, alert.acknowledged, func.count())
+        .where(alert.integration_id == integration_id, alert.status == AlertStatus.OPEN)
+        .group_by(alert.status, alert.acknowledged)
+    )
+    some_resolved = (
+        select(alert.id)
+        .where(alert.integration_id == integration_id, alert.status == AlertStatus.RESOLVED)
+        .limit(resolved_cap + 1)
+        .subquery()
+    )
+    resolved = select(
+        literal(AlertStatus.RESOLVED.value), literal(False), func.count()
+    ).select_from(some_resolved)
+    tally = {"open": 0, "acknowledged": 0, "resolved": 0}
+    for status, acknowledged, count in session.execute(union_all(open_now, resolved)):
         if status == AlertStatus.OPEN:
-            counts["open"] += count
+            tally["open"] += count
             if acknowledged:
-                counts["acknowledged"] += count
-        elif status == AlertStatus.RESOLVED:
-            counts["resolved"] += count
-    return counts
+                tally["acknowledged"] += count
+        else:
+            tally["resolved"] = count
+    return TabCounts(
+        open=tally["open"],
+        acknowledged=tally["acknowledged"],
+        resolved=min(tally["resolved"], resolved_cap),
+        more_resolved=tally["resolved"] > resolved_cap,
+    )
 
 
 def get_alert(session: Session, integration_id: str, alert_id: str) -> schemas.AlertView:
