@@ -74,7 +74,11 @@ class Figure:
     page: str
     short_ms: float
     long_ms: float
+    #: The median of the rounds' own ratios (what the target is judged on).
     ratio: float
+    #: The best long time over the best short time: the cost without the
+    #: machine's other load, which only ever adds time.
+    best_ratio: float
     short_bytes: int
     long_bytes: int
 
@@ -155,9 +159,12 @@ def measure(short: Side, long: Side, repeat: int, warmup: int) -> list[Figure]:
         ratio = statistics.median(
             long_s / short_s for short_s, long_s in zip(times["short"], times["long"], strict=True)
         )
-        figures.append(Figure(name, short_ms, long_ms, ratio, sizes["short"], sizes["long"]))
+        best_ratio = min(times["long"]) / min(times["short"])
+        figures.append(
+            Figure(name, short_ms, long_ms, ratio, best_ratio, sizes["short"], sizes["long"])
+        )
         print(
-            f"{name:44} {short_ms:8.2f} {long_ms:8.2f} {ratio:6.2f}x"
+            f"{name:44} {short_ms:8.2f} {long_ms:8.2f} {ratio:6.2f}x {best_ratio:6.2f}x"
             f" {sizes['short']:9d} {sizes['long']:9d}",
             flush=True,
         )
@@ -243,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
                 f" {platform.python_version()}, {sys.platform}"
             )
             print(
-                f"{'page':44} {'short ms':>8} {'long ms':>8} {'ratio':>7}"
+                f"{'page':44} {'short ms':>8} {'long ms':>8} {'ratio':>7} {'best':>7}"
                 f" {'short B':>9} {'long B':>9}"
             )
             figures = measure(short, long, args.repeat, args.warmup)
@@ -253,11 +260,13 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(workdir, ignore_errors=True)
 
     worst = max(figures, key=lambda figure: figure.ratio)
+    worst_best = max(figures, key=lambda figure: figure.best_ratio)
     largest = max(figures, key=lambda figure: figure.long_bytes)
     print(
         f"\nworst ratio {worst.ratio:.2f}x ({worst.page}); target <= {TARGET_RATIO}x:"
         f" {'met' if worst.ratio <= TARGET_RATIO else 'NOT met'}"
     )
+    print(f"worst ratio of best times {worst_best.best_ratio:.2f}x ({worst_best.page})")
     print(f"largest long response {largest.long_bytes} bytes ({largest.page})")
     if args.json is not None:
         args.json.write_text(json.dumps([asdict(figure) for figure in figures], indent=2))
