@@ -110,6 +110,8 @@ def pages(volume: Volume) -> dict[str, str]:
         "api: lint results": f"{api}/lint-results",
         "api: drift results": f"{api}/drift-results",
         "api: notifications": f"{api}/notifications",
+        "api: notifications, dead only": f"{api}/notifications?status=dead",
+        "api: notifications of a channel": f"{api}/notifications?channel=ops-mail",
         "api: an alert's notifications": f"/api/v1/alerts/{resolved}/notifications",
         "api: notification status": "/api/v1/notifications/status",
         "dashboard: overview": "/",

@@ -238,6 +238,16 @@ class Notification(Base):
         UniqueConstraint("report_id", "channel_name", name="uq_notifications_report_channel"),
         Index("ix_notifications_due", "status", "next_attempt_at"),
         Index("ix_notifications_listing", "integration_id", "created_at", "id"),
+        # The listing filtered by status or by channel, a page at a time even
+        # when few of the history's messages match (``?status=dead``).
+        Index("ix_notifications_status_listing", "integration_id", "status", "created_at", "id"),
+        Index(
+            "ix_notifications_channel_listing",
+            "integration_id",
+            "channel_name",
+            "created_at",
+            "id",
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)

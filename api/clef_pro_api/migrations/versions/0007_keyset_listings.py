@@ -2,9 +2,11 @@
 
 The alert listings of the read API and the dashboard are keyset-paged on
 (opened, id); these indexes give each page in order from its cursor at any
-history size, and the dashboard's tab counts (by status and acknowledgement)
-from the index alone on Postgres. The listing index starts with the columns
-of ``ix_alerts_integration_status``, so it replaces it.
+history size, and the dashboard's open-alert counts (by acknowledgement) from
+the index alone on Postgres. The listing index starts with the columns of
+``ix_alerts_integration_status``, so it replaces it. The notification listing
+filtered by status or channel gets an index per filter, so a rare status
+(``dead``) does not scan the whole outbox history for a page.
 
 Revision ID: 0007_keyset_listings
 Revises: 0006_alert_history_indexes
@@ -32,9 +34,23 @@ def upgrade() -> None:
             "ix_alerts_opened", ["integration_id", "opened_at", "id"], unique=False
         )
         batch_op.drop_index("ix_alerts_integration_status")
+    with op.batch_alter_table("notifications", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_notifications_status_listing",
+            ["integration_id", "status", "created_at", "id"],
+            unique=False,
+        )
+        batch_op.create_index(
+            "ix_notifications_channel_listing",
+            ["integration_id", "channel_name", "created_at", "id"],
+            unique=False,
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("notifications", schema=None) as batch_op:
+        batch_op.drop_index("ix_notifications_channel_listing")
+        batch_op.drop_index("ix_notifications_status_listing")
     with op.batch_alter_table("alerts", schema=None) as batch_op:
         batch_op.create_index(
             "ix_alerts_integration_status", ["integration_id", "status"], unique=False
