@@ -44,6 +44,10 @@ router = APIRouter(include_in_schema=False)
 
 #: Reports per page of an integration's history.
 HISTORY_PAGE: Final = 15
+#: Integrations per page of the overview.
+OVERVIEW_PAGE: Final = 100
+#: Alerts per page of an integration's alerts (each tab).
+ALERTS_PAGE: Final = 25
 ALERT_TABS: Final[dict[str, AlertFilter]] = {
     "open": "open",
     "acknowledged": "acknowledged",
@@ -146,14 +150,21 @@ def _commit_link(integration_id: str) -> Callable[[str], str]:
 
 @router.get("/")
 def overview(
+    *,
     viewer: ViewerDep,
     gate: GateDep,
     session: SessionDep,
     sort: str | None = None,
     q: str | None = None,
+    after: str | None = None,
 ) -> Response:
-    everything = views.list_integrations(session).items
-    sources = views.integration_sources(session)
+    # A page of integrations by name (sorted and filtered within the page).
+    try:
+        listing = views.list_integrations(session, limit=OVERVIEW_PAGE, cursor=after or None)
+    except InvalidParameter:
+        listing, after = views.list_integrations(session, limit=OVERVIEW_PAGE), None
+    everything = listing.items
+    sources = views.integration_sources(session, among=[item.integration_id for item in everything])
     visible = [
         item for item in everything if gate.may(viewer, "get", sources.get(item.integration_id))
     ]
@@ -168,7 +179,15 @@ def overview(
     return render(
         "overview.html",
         page_context(
-            gate, viewer, items=items, total=len(visible), sort=chosen, q=query, sparks=sparks
+            gate,
+            viewer,
+            items=items,
+            total=len(visible),
+            sort=chosen,
+            q=query,
+            sparks=sparks,
+            after=after,
+            next_cursor=listing.next_cursor,
         ),
         now=utcnow(),
     )
@@ -239,6 +258,7 @@ def integration_page(
                 {row.rule_id: row.mean_seconds for row in resolutions}, 160
             ),
             resolution_days=insights.RESOLUTION_WINDOW.days,
+            resolutions_counted=insights.RESOLUTIONS_COUNTED,
             summary=summary,
             connection=Connection(gate.settings.public_url, integration_id),
             lint=lint[0] if lint else None,
@@ -273,22 +293,25 @@ def alerts_page(
     viewer: ViewerDep,
     gate: GateDep,
     session: SessionDep,
-    settings: SettingsDep,
     status: str | None = None,
+    before: str | None = None,
 ) -> Response:
     summary, source = _visible(session, gate, viewer, integration_id)
     chosen = ALERT_TABS.get(status or "", "open")
-    listing = views.list_alerts(session, integration_id, chosen).items
-    everything = views.list_alerts(session, integration_id, "all").items
-    counts = {
-        "open": sum(alert.status == "open" for alert in everything),
-        "acknowledged": sum(alert.status == "open" and alert.acknowledged for alert in everything),
-        "resolved": sum(alert.status == "resolved" for alert in everything),
-    }
-    states = backend_states(settings)
+    try:
+        listing = views.list_alerts(
+            session, integration_id, chosen, limit=ALERTS_PAGE, cursor=before or None
+        )
+    except InvalidParameter:
+        listing = views.list_alerts(session, integration_id, chosen, limit=ALERTS_PAGE)
+        before = None
+    counts = views.alert_tab_counts(session, integration_id)
+    channels = notification_views.channel_states(session, [alert.id for alert in listing.items])
     notes = {
-        alert.id: notification_views.alert_notifications(session, alert.id, states)
-        for alert in listing
+        alert.id: schemas.AlertNotifications(
+            alert_id=alert.id, channels=channels.get(alert.id, []), items=[]
+        )
+        for alert in listing.items
     }
     return render(
         "alerts.html",
@@ -297,7 +320,9 @@ def alerts_page(
             viewer,
             summary=summary,
             status=chosen,
-            alerts=listing,
+            alerts=listing.items,
+            next_cursor=listing.next_cursor,
+            before=before,
             counts=counts,
             notes=notes,
             can_acknowledge=gate.may(viewer, "update", source),

@@ -153,7 +153,19 @@ class Alert(Base):
             postgresql_where=text("status = 'open'"),
             sqlite_where=text("status = 'open'"),
         ),
-        Index("ix_alerts_integration_status", "integration_id", "status"),
+        # A page of one status, newest opened first, and the tab counts by
+        # status and acknowledgement from the index alone (Postgres INCLUDE).
+        # Its first two columns serve every lookup of the open alerts.
+        Index(
+            "ix_alerts_listing",
+            "integration_id",
+            "status",
+            "opened_at",
+            "id",
+            postgresql_include=["acknowledged"],
+        ),
+        # A page of every alert, newest opened first.
+        Index("ix_alerts_opened", "integration_id", "opened_at", "id"),
         Index(
             "ix_alerts_acknowledgement_expiry",
             "acknowledged_until",
@@ -226,6 +238,16 @@ class Notification(Base):
         UniqueConstraint("report_id", "channel_name", name="uq_notifications_report_channel"),
         Index("ix_notifications_due", "status", "next_attempt_at"),
         Index("ix_notifications_listing", "integration_id", "created_at", "id"),
+        # The listing filtered by status or by channel, a page at a time even
+        # when few of the history's messages match (``?status=dead``).
+        Index("ix_notifications_status_listing", "integration_id", "status", "created_at", "id"),
+        Index(
+            "ix_notifications_channel_listing",
+            "integration_id",
+            "channel_name",
+            "created_at",
+            "id",
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
