@@ -70,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings.auth_failure_rate_per_second, settings.auth_failure_burst
     )
     app.state.trusted_proxies = parse_networks(settings.proxy_trusted_addresses)
+    app.state.gauge_refresh = health.GaugeRefresh(settings.metrics_refresh_seconds)
     app.state.token_reviewer = (
         TokenReviewer(
             audience=settings.kubernetes_token_audience,

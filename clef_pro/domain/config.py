@@ -306,6 +306,14 @@ class IntegrationSource(ConfigModel):
     name: Annotated[str, Field(strict=True, max_length=253, pattern=SUBDOMAIN_PATTERN)]
     uid: Annotated[str, Field(strict=True, max_length=64, pattern=UID_PATTERN)] | None = None
 
+    @model_serializer(mode="wrap")
+    def _without_unknown_uid(self, serialize: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Documents from before uids were kept stay byte-for-byte the same.
+        document: dict[str, Any] = serialize(self)
+        if document.get("uid") is None:
+            document.pop("uid", None)
+        return document
+
     def describe(self) -> str:
         return f"the Integration {self.name} in namespace {self.namespace}"
 

@@ -394,7 +394,8 @@ def test_a_config_may_name_the_integration_resource_it_came_from() -> None:
         {"namespace": "Team_A", "name": "x"},
         {"namespace": "a", "name": "-x"},
         {"namespace": "a"},
-        {"namespace": "a", "name": "x", "uid": "1"},
+        {"namespace": "a", "name": "x", "kind": "1"},
+        {"namespace": "a", "name": "x", "uid": "not a uid!"},
     ):
         with pytest.raises(ValueError, match="source"):
             IntegrationConfig.model_validate({"displayName": "X", "source": bad})

@@ -81,7 +81,7 @@ class RateLimiter:
 
 #: What a client failed to prove: each kind is limited on its own, so a
 #: script guessing API keys does not lock people out of the sign-in form.
-CredentialKind = Literal["sign-in", "admin-token", "api-key"]
+CredentialKind = Literal["sign-in", "admin-token", "api-key", "metrics-token"]
 
 
 class TooManyFailures(Exception):
