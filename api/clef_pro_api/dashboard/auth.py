@@ -4,10 +4,6 @@ Three sign-in modes (``CLEF_PRO_DASHBOARD_AUTH``):
 
 - ``admin-token``: the admin token is pasted once; the session is tied to it,
   so rotating the token signs everyone out. The user is ``admin``.
-
-Sessions of both sign-in modes are also kept server-side (one row each): the
-signed cookie says who opened it, the row that it is still open. Signing out
-deletes the row, so a copied cookie stops working at once in every replica.
 - ``proxy``: an authentication proxy (oauth2-proxy style) in front of the
   service names the user and groups in headers on every request. Those
   headers are honoured only from ``CLEF_PRO_PROXY_TRUSTED_ADDRESSES``; from any
@@ -17,6 +13,11 @@ deletes the row, so a copied cookie stops working at once in every replica.
   integration is then authorised with a SubjectAccessReview on the
   Integration resource it came from: ``get`` to view, ``update`` to
   acknowledge. Integrations without a known source are invisible in this mode.
+
+Sessions of the two cookie modes (``admin-token``, ``kubernetes``) are also
+kept server-side, one row each: the signed cookie says who opened it, the row
+that it is still open. Signing out deletes the row, so a copied cookie stops
+working at once in every replica.
 """
 
 from __future__ import annotations
