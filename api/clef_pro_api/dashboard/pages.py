@@ -29,10 +29,11 @@ from clef_pro_api import schemas
 from clef_pro_api.dashboard import charts, present, security
 from clef_pro_api.dashboard.auth import Gate, SignInRefused, SignInRequired, Viewer
 from clef_pro_api.dashboard.render import alerts_url, integration_url, redirect, render
-from clef_pro_api.deps import SessionDep, SettingsDep
+from clef_pro_api.deps import Attempts, SessionDep, SettingsDep
 from clef_pro_api.notifications.registry import backend_states
 from clef_pro_api.services import alerts, insights, notification_views, timeline, views
 from clef_pro_api.services.errors import Conflict, InvalidParameter, NotFound
+from clef_pro_api.services.ratelimit import TooManyFailures
 from clef_pro_api.services.views import AlertFilter
 from clef_pro_api.settings import Settings
 from clef_pro_api.storage import models
@@ -487,9 +488,12 @@ def sign_in_page(
     return _sign_in_form(gate, target, None)
 
 
-def _sign_in_form(gate: Gate, target: str, error: str | None) -> Response:
+def _sign_in_form(
+    gate: Gate, target: str, error: str | None, *, status_code: int | None = None
+) -> Response:
     # In proxy mode a visitor without trusted identity headers cannot sign in here.
-    status_code = 401 if error or gate.mode == "proxy" else 200
+    if status_code is None:
+        status_code = 401 if error or gate.mode == "proxy" else 200
     return render(
         "sign_in.html",
         page_context(gate, None, next=target, error=error, token_place=token_place(gate.settings)),
@@ -505,11 +509,26 @@ def sign_in(request: Request, gate: GateDep, form: FormDep) -> Response:
         return _sign_in_form(gate, target, "Sign in from this dashboard's own sign-in page.")
     if gate.mode == "proxy":
         return _sign_in_form(gate, target, None)
+    attempts = Attempts(request, "sign-in")
+    try:
+        attempts.check()
+    except TooManyFailures as error:
+        log.info("dashboard sign-in held back: too many failures from one address")
+        response = _sign_in_form(
+            gate,
+            target,
+            "Too many failed sign-ins from your address. Wait a minute and try again.",
+            status_code=429,
+        )
+        response.headers["Retry-After"] = error.retry_after_header
+        return response
     result = gate.sign_in(form.get("token", ""))
     if isinstance(result, SignInRefused):
+        attempts.failed()
         log.info("dashboard sign-in refused (%s mode)", gate.mode)
         return _sign_in_form(gate, target, result.message)
     log.info("dashboard sign-in: %s (%s mode)", result.username, gate.mode)
+    gate.open(result)
     response = redirect(target)
     response.set_cookie(
         security.SESSION_COOKIE,
@@ -518,7 +537,7 @@ def sign_in(request: Request, gate: GateDep, form: FormDep) -> Response:
         path="/",
         httponly=True,
         samesite="lax",
-        secure=gate.secure_cookies,
+        secure=gate.secure_cookies(request),
     )
     return response
 
@@ -528,13 +547,14 @@ def sign_out(request: Request, gate: GateDep, form: FormDep) -> Response:
     viewer = gate.viewer(request)
     if viewer is not None and not gate.csrf_valid(viewer, form.get("csrf")):
         raise _forged()
+    gate.close(request)
     response = redirect("/sign-in")
     response.delete_cookie(
         security.SESSION_COOKIE,
         path="/",
         httponly=True,
         samesite="lax",
-        secure=gate.secure_cookies,
+        secure=gate.secure_cookies(request),
     )
     return response
 

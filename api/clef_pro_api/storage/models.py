@@ -94,6 +94,12 @@ class Integration(Base):
     silence_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     #: When open alerts are next pushed again to Alertmanager channels.
     resend_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    #: The Integration resource that owns this id, recorded by the first upsert
+    #: from it; any other source is refused (``None``: configured by hand). The
+    #: uid tells a resource from one re-created under the same name.
+    owner_namespace: Mapped[str | None] = mapped_column(String(63))
+    owner_name: Mapped[str | None] = mapped_column(String(253))
+    owner_uid: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -357,3 +363,18 @@ class DriftResultRow(Base):
     document: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
     digest: Mapped[str] = mapped_column(String(64))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DashboardSession(Base):
+    """A signed-in dashboard session. The cookie proves who opened it; this
+    row proves it is still open, so signing out (or rotating the admin token)
+    ends it on the server, in every replica, at once."""
+
+    __tablename__ = "dashboard_sessions"
+
+    #: SHA-256 of the session's random nonce (the cookie holds the nonce).
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    username: Mapped[str] = mapped_column(String(200))
+    mode: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
