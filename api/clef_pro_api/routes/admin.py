@@ -4,20 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 from fastapi.exceptions import RequestValidationError
 from starlette import status
 
-from clef_pro.domain.config import INTEGRATION_ID_PATTERN, IntegrationConfig
+from clef_pro.domain.config import IntegrationConfig
 from clef_pro.domain.destinations import IPNetwork, url_refusal
 from clef_pro_api import schemas
-from clef_pro_api.deps import AdminDep, SessionDep, SettingsDep
+from clef_pro_api.deps import AdminDep, IntegrationIdPath, SessionDep, SettingsDep
 from clef_pro_api.routes.bodies import json_body_only
 from clef_pro_api.services import integrations, views
 
 router = APIRouter(prefix="/admin/v1/integrations", tags=["config (operator)"])
 
-IntegrationId = Annotated[str, Path(pattern=INTEGRATION_ID_PATTERN)]
+IntegrationId = IntegrationIdPath
 
 
 @router.put(

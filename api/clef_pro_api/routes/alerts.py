@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from clef_pro_api import schemas
-from clef_pro_api.deps import OutboxWakerDep, ReaderDep, SessionDep
+from clef_pro_api.deps import OutboxWakerDep, ReaderDep, RowIdPath, SessionDep
 from clef_pro_api.services import alerts, views
 
 router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
@@ -13,7 +13,7 @@ router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
 
 @router.post("/{alert_id}/acknowledge", response_model=schemas.AlertView)
 def acknowledge_alert(
-    alert_id: str,
+    alert_id: RowIdPath,
     reader: ReaderDep,
     session: SessionDep,
     waker: OutboxWakerDep,

@@ -9,7 +9,7 @@ from starlette import status
 
 from clef_pro.domain.config import IntegrationConfig
 from clef_pro_api import schemas
-from clef_pro_api.deps import PrincipalDep, ReaderDep, SessionDep
+from clef_pro_api.deps import IntegrationIdPath, PrincipalDep, ReaderDep, SessionDep
 from clef_pro_api.services import views
 from clef_pro_api.services.auth import CIKey
 from clef_pro_api.services.ingest import last_commit
@@ -26,7 +26,7 @@ def list_integrations(_reader: ReaderDep, session: SessionDep) -> schemas.Integr
 
 @router.get("/{integration_id}", response_model=schemas.Checkpoint, tags=["reports (CLI contract)"])
 def get_checkpoint(
-    integration_id: str, caller: PrincipalDep, session: SessionDep
+    integration_id: IntegrationIdPath, caller: PrincipalDep, session: SessionDep
 ) -> schemas.Checkpoint:
     """Where the last report stopped, and what the CLI should collect and evaluate."""
     if isinstance(caller, CIKey) and caller.integration_id != integration_id:
@@ -51,7 +51,7 @@ def _policy_for_cli(rule: Any) -> dict[str, Any]:
 
 @router.get("/{integration_id}/matrix", response_model=schemas.MatrixView)
 def get_matrix(
-    integration_id: str,
+    integration_id: IntegrationIdPath,
     _reader: ReaderDep,
     session: SessionDep,
     commit: Annotated[str | None, Query(pattern=r"^[0-9a-fA-F]{4,64}$")] = None,
@@ -62,7 +62,7 @@ def get_matrix(
 
 @router.get("/{integration_id}/reports", response_model=schemas.ReportPage)
 def list_reports(
-    integration_id: str,
+    integration_id: IntegrationIdPath,
     _reader: ReaderDep,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -74,7 +74,7 @@ def list_reports(
 
 @router.get("/{integration_id}/lint-results", response_model=schemas.LintPage)
 def list_lint_results(
-    integration_id: str,
+    integration_id: IntegrationIdPath,
     _reader: ReaderDep,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 20,
@@ -87,7 +87,7 @@ def list_lint_results(
 
 @router.get("/{integration_id}/drift-results", response_model=schemas.DriftPage)
 def list_drift_results(
-    integration_id: str,
+    integration_id: IntegrationIdPath,
     _reader: ReaderDep,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 20,
@@ -100,7 +100,7 @@ def list_drift_results(
 
 @router.get("/{integration_id}/alerts", response_model=schemas.AlertList)
 def list_alerts(
-    integration_id: str,
+    integration_id: IntegrationIdPath,
     _reader: ReaderDep,
     session: SessionDep,
     status: AlertFilter = "open",

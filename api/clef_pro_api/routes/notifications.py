@@ -8,7 +8,14 @@ from fastapi import APIRouter, Query
 
 from clef_pro.domain.notify import DeliveryStatus
 from clef_pro_api import schemas
-from clef_pro_api.deps import ReaderDep, SessionDep, SettingsDep
+from clef_pro_api.deps import (
+    ChannelQuery,
+    IntegrationIdPath,
+    ReaderDep,
+    RowIdPath,
+    SessionDep,
+    SettingsDep,
+)
 from clef_pro_api.notifications.registry import backend_states
 from clef_pro_api.services import notification_views
 from clef_pro_api.storage.models import utcnow
@@ -26,7 +33,7 @@ def get_status(
 
 @router.get("/notifications/{notification_id}", response_model=schemas.NotificationDetail)
 def get_notification(
-    notification_id: str, _reader: ReaderDep, session: SessionDep, settings: SettingsDep
+    notification_id: RowIdPath, _reader: ReaderDep, session: SessionDep, settings: SettingsDep
 ) -> schemas.NotificationDetail:
     """One notification with every delivery attempt (time and error)."""
     return notification_views.notification_detail(
@@ -36,13 +43,13 @@ def get_notification(
 
 @router.get("/integrations/{integration_id}/notifications", response_model=schemas.NotificationPage)
 def list_notifications(
-    integration_id: str,
+    integration_id: IntegrationIdPath,
     _reader: ReaderDep,
     session: SessionDep,
     settings: SettingsDep,
     *,
     status: DeliveryStatus | None = None,
-    channel: Annotated[str | None, Query(max_length=63)] = None,
+    channel: ChannelQuery = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> schemas.NotificationPage:
@@ -61,7 +68,7 @@ def list_notifications(
 
 @router.get("/alerts/{alert_id}/notifications", response_model=schemas.AlertNotifications)
 def alert_notifications(
-    alert_id: str, _reader: ReaderDep, session: SessionDep, settings: SettingsDep
+    alert_id: RowIdPath, _reader: ReaderDep, session: SessionDep, settings: SettingsDep
 ) -> schemas.AlertNotifications:
     """Every notification that told of this alert, and where each channel stands."""
     return notification_views.alert_notifications(session, alert_id, backend_states(settings))

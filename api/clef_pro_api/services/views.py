@@ -8,7 +8,7 @@ step.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final, Literal, TypeVar
 
 from sqlalchemy import func, or_, select, tuple_
@@ -22,7 +22,7 @@ from clef_pro.domain.severity import HealthStatus, Severity
 from clef_pro_api import schemas
 from clef_pro_api.services.errors import Conflict, NotFound
 from clef_pro_api.services.ingest import last_commit
-from clef_pro_api.services.paging import decode_cursor, encode_cursor
+from clef_pro_api.services.paging import decode_cursor, decode_micros_cursor, encode_cursor
 from clef_pro_api.storage import models
 
 #: ``acknowledged``: open alerts someone acknowledged (they are still open).
@@ -306,8 +306,7 @@ def _pushed_page(
     get_integration(session, integration_id)
     query = select(table).where(table.integration_id == integration_id)
     if cursor is not None:
-        position, row_id = decode_cursor(cursor, int)
-        pushed_at = datetime.fromtimestamp(int(position) / 1_000_000, UTC)
+        pushed_at, row_id = decode_micros_cursor(cursor)
         query = query.where(tuple_(table.pushed_at, table.id) < (pushed_at, row_id))
     rows = session.scalars(
         query.order_by(table.pushed_at.desc(), table.id.desc()).limit(limit + 1)
