@@ -53,10 +53,17 @@ async def get_settings(request: Request) -> Settings:
     return settings
 
 
+#: Methods whose handlers only read: their sessions never take SQLite's write lock.
+READING_METHODS = frozenset({"GET", "HEAD"})
+
+
 def get_session(request: Request) -> Iterator[Session]:
     """A session per request. Writers commit explicitly before they answer,
     so a ``200`` always means committed; anything else is rolled back."""
-    sessions: sessionmaker[Session] = request.app.state.sessions
+    reads = request.method in READING_METHODS
+    sessions: sessionmaker[Session] = (
+        request.app.state.read_sessions if reads else request.app.state.sessions
+    )
     with sessions() as session:
         yield session
 

@@ -248,7 +248,7 @@ async def get_checkpoint(
 ) -> Response:
     """Where today's CLI backfills from: the newest report on a tracked branch.
     ``404`` with nulls before the first (the CLI reads it as "never reported")."""
-    sessions: sessionmaker[Session] = request.app.state.sessions
+    sessions: sessionmaker[Session] = request.app.state.read_sessions
 
     def read() -> schemas.TelemetryCheckpoint | None:
         with sessions() as session:
