@@ -179,3 +179,16 @@ def test_a_nul_in_a_report_string_is_the_same_422_on_both_databases(both: Servic
     report = example("report-cli.json")
     report["policyResults"][0]["message"] = "overdue\x00"
     assert _fields(both.submit(key, report)) == ["policyResults[0].message"]
+
+
+def test_a_duration_too_long_for_the_calendar_is_a_422_naming_it(both: ServiceClient) -> None:
+    # Found by the schemathesis pass: the span overflowed (a 500) before it was compared.
+    body = {**_BASE, "expectReportsEvery": "94432583861.4ms8919685205502444s"}
+    response = both.http.put("/admin/v1/integrations/acme", json=body, headers=admin_headers())
+    assert _fields(response) == ["expectReportsEvery"]
+    acknowledged = both.http.post(
+        "/api/v1/alerts/some-alert/acknowledge",
+        json={"acknowledgeFor": "99999999999999999999999999999h"},
+        headers=admin_headers(),
+    )
+    assert _fields(acknowledged) == ["acknowledgeFor"]

@@ -12,10 +12,13 @@ from clef_pro.domain.config import IntegrationConfig
 from clef_pro.domain.destinations import IPNetwork, url_refusal
 from clef_pro_api import schemas
 from clef_pro_api.deps import AdminDep, IntegrationIdPath, SessionDep, SettingsDep
+from clef_pro_api.errors import answers
 from clef_pro_api.routes.bodies import json_body_only
 from clef_pro_api.services import integrations, views
 
-router = APIRouter(prefix="/admin/v1/integrations", tags=["config (operator)"])
+router = APIRouter(
+    prefix="/admin/v1/integrations", tags=["config (operator)"], responses=answers(401, 403, 503)
+)
 
 IntegrationId = IntegrationIdPath
 
@@ -23,7 +26,7 @@ IntegrationId = IntegrationIdPath
 @router.put(
     "/{integration_id}",
     response_model=schemas.ConfigStored,
-    responses={201: {"model": schemas.ConfigStored}},
+    responses={201: {"model": schemas.ConfigStored}, **answers(400, 409, 413, 415, 422)},
     dependencies=[Depends(json_body_only)],
 )
 def put_integration(
@@ -64,7 +67,9 @@ def _refuse_internal_destinations(
         raise RequestValidationError(errors)
 
 
-@router.delete("/{integration_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/{integration_id}", status_code=status.HTTP_204_NO_CONTENT, responses=answers(404, 422)
+)
 def delete_integration(
     integration_id: IntegrationId,
     _admin: AdminDep,
@@ -76,7 +81,11 @@ def delete_integration(
     session.commit()
 
 
-@router.get("/{integration_id}/status", response_model=schemas.IntegrationStatus)
+@router.get(
+    "/{integration_id}/status",
+    response_model=schemas.IntegrationStatus,
+    responses=answers(404, 422),
+)
 def get_integration_status(
     integration_id: IntegrationId, _admin: AdminDep, session: SessionDep, settings: SettingsDep
 ) -> schemas.IntegrationStatus:

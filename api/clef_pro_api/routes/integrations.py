@@ -10,12 +10,15 @@ from starlette import status
 from clef_pro.domain.config import IntegrationConfig
 from clef_pro_api import schemas
 from clef_pro_api.deps import IntegrationIdPath, PrincipalDep, ReaderDep, SessionDep
+from clef_pro_api.errors import answers
 from clef_pro_api.services import views
 from clef_pro_api.services.auth import CIKey
 from clef_pro_api.services.ingest import last_commit
 from clef_pro_api.services.views import AlertFilter
 
-router = APIRouter(prefix="/api/v1/integrations", tags=["integrations"])
+router = APIRouter(
+    prefix="/api/v1/integrations", tags=["integrations"], responses=answers(401, 403, 503)
+)
 
 
 @router.get("", response_model=schemas.IntegrationList)
@@ -24,7 +27,12 @@ def list_integrations(_reader: ReaderDep, session: SessionDep) -> schemas.Integr
     return views.list_integrations(session)
 
 
-@router.get("/{integration_id}", response_model=schemas.Checkpoint, tags=["reports (CLI contract)"])
+@router.get(
+    "/{integration_id}",
+    response_model=schemas.Checkpoint,
+    tags=["reports (CLI contract)"],
+    responses=answers(404, 422),
+)
 def get_checkpoint(
     integration_id: IntegrationIdPath, caller: PrincipalDep, session: SessionDep
 ) -> schemas.Checkpoint:
@@ -49,7 +57,9 @@ def _policy_for_cli(rule: Any) -> dict[str, Any]:
     return {**rule.params, **rule.model_dump(mode="json", by_alias=True, exclude={"params"})}
 
 
-@router.get("/{integration_id}/matrix", response_model=schemas.MatrixView)
+@router.get(
+    "/{integration_id}/matrix", response_model=schemas.MatrixView, responses=answers(404, 409, 422)
+)
 def get_matrix(
     integration_id: IntegrationIdPath,
     _reader: ReaderDep,
@@ -60,7 +70,9 @@ def get_matrix(
     return views.matrix(session, integration_id, commit)
 
 
-@router.get("/{integration_id}/reports", response_model=schemas.ReportPage)
+@router.get(
+    "/{integration_id}/reports", response_model=schemas.ReportPage, responses=answers(404, 422)
+)
 def list_reports(
     integration_id: IntegrationIdPath,
     _reader: ReaderDep,
@@ -72,7 +84,9 @@ def list_reports(
     return views.report_history(session, integration_id, limit=limit, cursor=cursor)
 
 
-@router.get("/{integration_id}/lint-results", response_model=schemas.LintPage)
+@router.get(
+    "/{integration_id}/lint-results", response_model=schemas.LintPage, responses=answers(404, 422)
+)
 def list_lint_results(
     integration_id: IntegrationIdPath,
     _reader: ReaderDep,
@@ -85,7 +99,11 @@ def list_lint_results(
     return views.lint_results(session, integration_id, limit=limit, cursor=cursor)
 
 
-@router.get("/{integration_id}/drift-results", response_model=schemas.DriftPage)
+@router.get(
+    "/{integration_id}/drift-results",
+    response_model=schemas.DriftPage,
+    responses=answers(404, 422),
+)
 def list_drift_results(
     integration_id: IntegrationIdPath,
     _reader: ReaderDep,
@@ -98,7 +116,9 @@ def list_drift_results(
     return views.drift_results(session, integration_id, limit=limit, cursor=cursor)
 
 
-@router.get("/{integration_id}/alerts", response_model=schemas.AlertList)
+@router.get(
+    "/{integration_id}/alerts", response_model=schemas.AlertList, responses=answers(404, 422)
+)
 def list_alerts(
     integration_id: IntegrationIdPath,
     _reader: ReaderDep,

@@ -16,11 +16,12 @@ from clef_pro_api.deps import (
     SessionDep,
     SettingsDep,
 )
+from clef_pro_api.errors import answers
 from clef_pro_api.notifications.registry import backend_states
 from clef_pro_api.services import notification_views
 from clef_pro_api.storage.models import utcnow
 
-router = APIRouter(prefix="/api/v1", tags=["notifications"])
+router = APIRouter(prefix="/api/v1", tags=["notifications"], responses=answers(401, 403, 503))
 
 
 @router.get("/notifications/status", response_model=schemas.NotificationStatus)
@@ -31,7 +32,11 @@ def get_status(
     return notification_views.status(session, backend_states(settings), now=utcnow())
 
 
-@router.get("/notifications/{notification_id}", response_model=schemas.NotificationDetail)
+@router.get(
+    "/notifications/{notification_id}",
+    response_model=schemas.NotificationDetail,
+    responses=answers(404, 422),
+)
 def get_notification(
     notification_id: RowIdPath, _reader: ReaderDep, session: SessionDep, settings: SettingsDep
 ) -> schemas.NotificationDetail:
@@ -41,7 +46,11 @@ def get_notification(
     )
 
 
-@router.get("/integrations/{integration_id}/notifications", response_model=schemas.NotificationPage)
+@router.get(
+    "/integrations/{integration_id}/notifications",
+    response_model=schemas.NotificationPage,
+    responses=answers(404, 422),
+)
 def list_notifications(
     integration_id: IntegrationIdPath,
     _reader: ReaderDep,
@@ -66,7 +75,11 @@ def list_notifications(
     )
 
 
-@router.get("/alerts/{alert_id}/notifications", response_model=schemas.AlertNotifications)
+@router.get(
+    "/alerts/{alert_id}/notifications",
+    response_model=schemas.AlertNotifications,
+    responses=answers(404, 422),
+)
 def alert_notifications(
     alert_id: RowIdPath, _reader: ReaderDep, session: SessionDep, settings: SettingsDep
 ) -> schemas.AlertNotifications:
