@@ -192,3 +192,37 @@ def test_a_duration_too_long_for_the_calendar_is_a_422_naming_it(both: ServiceCl
         headers=admin_headers(),
     )
     assert _fields(acknowledged) == ["acknowledgeFor"]
+
+
+def _with_nul_in_messages(value: Any, under: str | None = None) -> Any:
+    """The push with a NUL in every message and record body."""
+    if isinstance(value, dict):
+        if "key" in value and value["key"] not in ("clef.message", "clef.description"):
+            return value
+        return {key: _with_nul_in_messages(item, key) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_with_nul_in_messages(item, under) for item in value]
+    if isinstance(value, str) and under == "stringValue":
+        return f"{value}\x00 and more"
+    return value
+
+
+@pytest.mark.parametrize("push", ["report-push.json", "lint-push.json", "drift-push.json"])
+def test_a_nul_in_an_otlp_message_is_dropped_not_a_500_nor_stored(
+    both: ServiceClient, push: str
+) -> None:
+    # OTLP cleans what it keeps instead of refusing (a refusal fails the user's CI job).
+    (key,) = both.put_integration("acme")
+    body = _with_nul_in_messages(example(f"otlp/{push}"))
+    response = both.http.post("/v1/logs", json=body, headers={"Authorization": f"Bearer {key}"})
+    assert response.status_code == 200, response.text
+    for listing in ("reports", "lint-results", "drift-results"):
+        page = both.http.get(f"/api/v1/integrations/acme/{listing}", headers=admin_headers())
+        assert page.status_code == 200
+        assert "\\u0000" not in page.text
+    kept = json.dumps(
+        both.read("/api/v1/integrations/acme/lint-results")["items"]
+        + both.read("/api/v1/integrations/acme/drift-results")["items"]
+        + both.alerts("acme")
+    )
+    assert " and more" in kept
