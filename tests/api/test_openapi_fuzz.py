@@ -18,7 +18,11 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import Case, GenerationMode
-from schemathesis.checks import not_a_server_error, status_code_conformance
+from schemathesis.checks import (
+    not_a_server_error,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from clef_pro_api.app import create_app
 from clef_pro_api.settings import Settings
@@ -88,6 +92,7 @@ def test_no_operation_answers_a_server_error_or_an_undocumented_status(
 ) -> None:
     operation = target.schema[path][method]
     credential = target.api_key if path in CI_PATHS else ADMIN_TOKEN
+    statuses: list[int] = []
 
     @given(case=operation.as_strategy(generation_mode=mode))
     @settings(
@@ -101,11 +106,14 @@ def test_no_operation_answers_a_server_error_or_an_undocumented_status(
         # The generated credentials would only ever be refused: use the real ones.
         for name in AUTH_HEADERS:
             case.headers.pop(name, None)
-        case.call_and_validate(
+        response = case.call_and_validate(
             base_url=target.url,
             headers={"Authorization": f"Bearer {credential}"},
-            checks=[not_a_server_error, status_code_conformance],
+            checks=[not_a_server_error, status_code_conformance, response_schema_conformance],
             timeout=30,
         )
+        statuses.append(response.status_code)
 
     call()
+    # A pass that only ever met the door would prove nothing about what is behind it.
+    assert set(statuses) - {401, 403}, f"every request was refused its credentials: {statuses}"
