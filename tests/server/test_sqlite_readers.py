@@ -76,3 +76,35 @@ def test_reports_are_stored_while_a_slow_page_is_still_reading(tmp_path: Path) -
         assert page.result(timeout=30).json() == {"reports": 0}
         for index in range(WRITERS):
             assert service.read(f"/api/v1/integrations/team-{index}/matrix")["commit"]
+
+
+def test_pages_and_reads_answer_while_a_report_is_being_stored(tmp_path: Path) -> None:
+    # The other direction: a writer holds SQLite's write lock (a large batch
+    # being stored) and every read still answers from its snapshot at once.
+    url = f"sqlite:///{tmp_path / 'clef-pro.db'}"
+    upgrade(url)
+    app = create_app(
+        Settings(database_url=url, admin_token=ADMIN_TOKEN, data_dir=tmp_path, auto_migrate=False)
+    )
+    with TestClient(app) as http, ThreadPoolExecutor(max_workers=4) as pool:
+        service = ServiceClient(http)
+        (key,) = service.put_integration("busy")
+        signed_in = http.post("/sign-in", data={"token": ADMIN_TOKEN, "next": "/"})
+        assert signed_in.status_code == 200, signed_in.text
+        admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+        with app.state.sessions() as writer:
+            writer.connection()  # BEGIN IMMEDIATE: the write lock is held from here
+            reads = {
+                "read API": pool.submit(http.get, "/api/v1/integrations", headers=admin),
+                "checkpoint": pool.submit(
+                    http.get, "/v1/checkpoint", headers={"Authorization": f"Bearer {key}"}
+                ),
+                "metrics": pool.submit(http.get, "/metrics"),
+                "dashboard": pool.submit(http.get, "/integrations/busy"),
+            }
+            _done, pending = wait(reads.values(), timeout=WRITERS_FINISH_WITHIN)
+            writer.rollback()
+        waited = [name for name, future in reads.items() if future in pending]
+        assert not waited, f"these reads waited for the write lock: {waited}"
+        statuses = {name: future.result().status_code for name, future in reads.items()}
+        assert statuses == {"read API": 200, "checkpoint": 404, "metrics": 200, "dashboard": 200}

@@ -20,7 +20,9 @@ __all__ = ["install"]
 
 
 def install(app: FastAPI, settings: Settings) -> None:
-    app.state.dashboard = Gate(settings, sessions=app.state.sessions)
+    app.state.dashboard = Gate(
+        settings, sessions=app.state.sessions, read_sessions=app.state.read_sessions
+    )
     app.include_router(pages.router)
     app.include_router(apidocs.router)
     icon = (files(__package__) / "static" / "favicon.svg").read_bytes()

@@ -105,6 +105,7 @@ class Gate:
         settings: Settings,
         *,
         sessions: sessionmaker[Session],
+        read_sessions: sessionmaker[Session] | None = None,
         token_reviewer: TokenReviewer | None = None,
         access_reviewer: AccessReviewer | None = None,
     ) -> None:
@@ -115,6 +116,9 @@ class Gate:
         self._csrf_key = security.derive_key(secret, "csrf")
         self._networks = parse_networks(settings.proxy_trusted_addresses)
         self._sessions = sessions
+        # Every page view checks its session: on SQLite that read must not
+        # queue behind (or hold up) a report being stored.
+        self._read_sessions = read_sessions or sessions
         self._public_https = settings.public_url.lower().startswith("https://")
         self._token_reviewer: TokenReviewer | None = None
         self._access_reviewer: AccessReviewer | None = None
@@ -191,7 +195,7 @@ class Gate:
             db.commit()
 
     def _still_open(self, session: security.SessionData) -> bool:
-        with self._sessions() as db:
+        with self._read_sessions() as db:
             expires_at = db.scalar(
                 select(models.DashboardSession.expires_at).where(
                     models.DashboardSession.id == _session_id(session.nonce)

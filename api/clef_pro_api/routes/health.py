@@ -77,7 +77,7 @@ def metrics(request: Request) -> Response:
     refresh: GaugeRefresh = request.app.state.gauge_refresh
     if refresh.due():
         # On a database failure the gauges keep their last values; /readyz tells.
-        with contextlib.suppress(SQLAlchemyError), request.app.state.sessions() as session:
+        with contextlib.suppress(SQLAlchemyError), request.app.state.read_sessions() as session:
             notification_views.publish_backlog(session, now=utcnow())
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
