@@ -226,3 +226,14 @@ def test_a_nul_in_an_otlp_message_is_dropped_not_a_500_nor_stored(
         + both.alerts("acme")
     )
     assert " and more" in kept
+
+
+@pytest.mark.parametrize("raw", ['["Acme\\u0000","acme"]', '["Acme","acme\\u0000"]'])
+def test_an_integration_listing_cursor_with_a_nul_is_a_422_naming_it(
+    both: ServiceClient, raw: str
+) -> None:
+    both.put_integration("acme")
+    response = both.http.get(
+        "/api/v1/integrations", params={"cursor": _cursor(raw)}, headers=admin_headers()
+    )
+    assert _fields(response) == ["cursor"]

@@ -19,3 +19,24 @@ def test_forged_or_foreign_cursors_are_refused_naming_the_parameter(cursor: str)
     with pytest.raises(InvalidParameter) as refused:
         decode_cursor(cursor, int)
     assert refused.value.name == "cursor"
+
+
+def test_a_cursor_keeps_a_long_text_position() -> None:
+    # Integrations page by display name, which may be 200 characters long.
+    name = "N" * 200
+    assert decode_cursor(encode_cursor(name, "acme"), str) == (name, "acme")
+
+
+@pytest.mark.parametrize(
+    "position",
+    [2**63, -(2**63) - 1, "a\x00b", "x" * 1001],
+    ids=["2**63", "-2**63-1", "nul", "long"],
+)
+def test_a_position_no_database_can_compare_is_refused(position: int | str) -> None:
+    with pytest.raises(InvalidParameter):
+        decode_cursor(encode_cursor(position, "row"), type(position))
+
+
+def test_a_row_id_with_a_nul_is_refused() -> None:
+    with pytest.raises(InvalidParameter):
+        decode_cursor(encode_cursor(5, "row\x00"), int)

@@ -22,6 +22,8 @@ _POSITION_RANGE = range(-(2**63), 2**63)
 #: Row ids are UUIDs this API made; a NUL or control character in one would
 #: fail on PostgreSQL and be looked up on SQLite.
 _LONGEST_ROW_ID = 64
+#: Text positions are times and display names (at most 200 characters).
+_LONGEST_TEXT_POSITION = 1000
 
 
 def encode_cursor(position: int | str, row_id: str) -> str:
@@ -39,7 +41,7 @@ def decode_cursor(cursor: str, position_type: type[int] | type[str]) -> tuple[in
         raise InvalidParameter("cursor", _NOT_OURS)
     if isinstance(position, int) and position not in _POSITION_RANGE:
         raise InvalidParameter("cursor", _NOT_OURS)
-    if isinstance(position, str) and not _storable_text(position, _LONGEST_ROW_ID):
+    if isinstance(position, str) and not _storable_text(position, _LONGEST_TEXT_POSITION):
         raise InvalidParameter("cursor", _NOT_OURS)
     return position, row_id
 
