@@ -17,11 +17,11 @@ from clef_pro_api.services.ingest import last_commit
 from clef_pro_api.services.views import AlertFilter
 
 router = APIRouter(
-    prefix="/api/v1/integrations", tags=["integrations"], responses=answers(401, 403, 503)
+    prefix="/api/v1/integrations", tags=["integrations"], responses=answers(401, 403, 429, 503)
 )
 
 
-@router.get("", response_model=schemas.IntegrationList)
+@router.get("", response_model=schemas.IntegrationList, responses=answers(422))
 def list_integrations(
     _reader: ReaderDep,
     session: SessionDep,
