@@ -243,7 +243,8 @@ ERROR_RESPONSES: Final[dict[int, dict[str, Any]]] = {
     },
     status.HTTP_429_TOO_MANY_REQUESTS: {
         "model": schemas.ErrorMessage,
-        "description": "Too many requests; retry after Retry-After seconds",
+        "description": "Too many requests, or too many failed authentication attempts "
+        "from this address; retry after Retry-After seconds",
     },
     status.HTTP_503_SERVICE_UNAVAILABLE: {
         "model": schemas.ErrorMessage,

@@ -18,7 +18,9 @@ from clef_pro_api.routes.bodies import json_body_only
 from clef_pro_api.services import integrations, views
 
 router = APIRouter(
-    prefix="/admin/v1/integrations", tags=["config (operator)"], responses=answers(401, 403, 503)
+    prefix="/admin/v1/integrations",
+    tags=["config (operator)"],
+    responses=answers(401, 403, 429, 503),
 )
 
 IntegrationId = IntegrationIdPath
@@ -29,10 +31,12 @@ IntegrationId = IntegrationIdPath
     response_model=schemas.ConfigStored,
     responses={
         201: {"model": schemas.ConfigStored},
-        **answers(400, 409, 413, 415, 422),
+        **answers(400, 413, 415, 422),
         409: {
-            "description": "The id belongs to another source (an Integration resource "
-            "of another namespace, name or uid, or an integration made by hand)"
+            **answers(409)[409],
+            "description": "The id belongs to another source (an Integration resource of "
+            "another namespace, name or uid, or an integration made by hand), or a key "
+            "hash of the config belongs to another integration",
         },
     },
     dependencies=[Depends(json_body_only)],
@@ -83,7 +87,10 @@ def _refuse_internal_destinations(
     status_code=status.HTTP_204_NO_CONTENT,
     responses={
         **answers(404, 422),
-        409: {"description": "The integration does not belong to the named source"},
+        409: {
+            **answers(409)[409],
+            "description": "The integration does not belong to the named source",
+        },
     },
 )
 def delete_integration(

@@ -9,7 +9,7 @@ from clef_pro_api.deps import OutboxWakerDep, ReaderDep, RowIdPath, SessionDep
 from clef_pro_api.errors import answers
 from clef_pro_api.services import alerts, views
 
-router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"], responses=answers(401, 403, 503))
+router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"], responses=answers(401, 403, 429, 503))
 
 
 @router.post(

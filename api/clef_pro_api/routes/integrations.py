@@ -17,7 +17,7 @@ from clef_pro_api.services.ingest import last_commit
 from clef_pro_api.services.views import AlertFilter
 
 router = APIRouter(
-    prefix="/api/v1/integrations", tags=["integrations"], responses=answers(401, 403, 503)
+    prefix="/api/v1/integrations", tags=["integrations"], responses=answers(401, 403, 429, 503)
 )
 
 

@@ -21,7 +21,7 @@ from clef_pro_api.notifications.registry import backend_states
 from clef_pro_api.services import notification_views
 from clef_pro_api.storage.models import utcnow
 
-router = APIRouter(prefix="/api/v1", tags=["notifications"], responses=answers(401, 403, 503))
+router = APIRouter(prefix="/api/v1", tags=["notifications"], responses=answers(401, 403, 429, 503))
 
 
 @router.get("/notifications/status", response_model=schemas.NotificationStatus)

@@ -260,7 +260,7 @@ def _status(
     response_model=schemas.TelemetryCheckpoint,
     responses={
         404: {"model": schemas.TelemetryCheckpoint, "description": "Never reported"},
-        **answers(401, 403, 503),
+        **answers(401, 403, 429, 503),
     },
 )
 async def get_checkpoint(

@@ -29,7 +29,7 @@ from clef_pro_api.services import ingest
 from clef_pro_api.settings import Settings
 
 router = APIRouter(
-    prefix="/api/v1/reports", tags=["reports (CLI contract)"], responses=answers(401, 403, 503)
+    prefix="/api/v1/reports", tags=["reports (CLI contract)"], responses=answers(401, 403, 429, 503)
 )
 
 Answer = TypeVar("Answer")
