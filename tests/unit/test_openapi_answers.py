@@ -14,11 +14,12 @@ import pytest
 
 from clef_pro_api.app import create_app
 from clef_pro_api.settings import Settings
+from tests.support.service import ADMIN_TOKEN
 
 
 @pytest.fixture(scope="module")
 def document() -> dict[str, Any]:
-    app = create_app(Settings(database_url="sqlite://", admin_token="x" * 32))
+    app = create_app(Settings(database_url="sqlite://", admin_token=ADMIN_TOKEN))
     openapi: dict[str, Any] = app.openapi()
     return openapi
 

@@ -21,7 +21,7 @@ router = APIRouter(
 )
 
 
-@router.get("", response_model=schemas.IntegrationList)
+@router.get("", response_model=schemas.IntegrationList, responses=answers(422))
 def list_integrations(
     _reader: ReaderDep,
     session: SessionDep,
