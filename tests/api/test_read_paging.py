@@ -176,3 +176,16 @@ def test_integrations_are_paged_by_name(service: ServiceClient) -> None:
         ["charlie", "delta"],
         ["echo"],
     ]
+
+
+def test_integrations_with_names_and_ids_as_long_as_allowed_page_on(
+    service: ServiceClient,
+) -> None:
+    for letter in "abc":
+        service.put_integration(letter * 120, displayName=letter.upper() * 200)
+    pages = walk(service, "/api/v1/integrations", limit=1)
+    assert [[item["integrationId"] for item in page] for page in pages] == [
+        ["a" * 120],
+        ["b" * 120],
+        ["c" * 120],
+    ]

@@ -31,17 +31,24 @@ def encode_cursor(position: int | str, row_id: str) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, position_type: type[int] | type[str]) -> tuple[int | str, str]:
-    """The (position, row id) of ``cursor``; ``position`` is of ``position_type``."""
+def decode_cursor(
+    cursor: str,
+    position_type: type[int] | type[str],
+    *,
+    longest_position: int = _LONGEST_TEXT_POSITION,
+    longest_row_id: int = _LONGEST_ROW_ID,
+) -> tuple[int | str, str]:
+    """The (position, row id) of ``cursor``; ``position`` is of ``position_type``,
+    text positions and row ids no longer than their columns allow."""
     try:
         position, row_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (ValueError, TypeError, binascii.Error):
         raise InvalidParameter("cursor", _NOT_OURS) from None
-    if type(position) is not position_type or not _storable_text(row_id, _LONGEST_ROW_ID):
+    if type(position) is not position_type or not _storable_text(row_id, longest_row_id):
         raise InvalidParameter("cursor", _NOT_OURS)
     if isinstance(position, int) and position not in _POSITION_RANGE:
         raise InvalidParameter("cursor", _NOT_OURS)
-    if isinstance(position, str) and not _storable_text(position, _LONGEST_TEXT_POSITION):
+    if isinstance(position, str) and not _storable_text(position, longest_position):
         raise InvalidParameter("cursor", _NOT_OURS)
     return position, row_id
 

@@ -76,7 +76,13 @@ def list_integrations(
     if only is not None:
         query = query.where(models.Integration.id == only)
     if cursor is not None:
-        name, integration_id = decode_cursor(cursor, str)
+        # A name and an id are as long as their columns allow, not a UUID.
+        name, integration_id = decode_cursor(
+            cursor,
+            str,
+            longest_position=models.Integration.display_name.type.length or 200,
+            longest_row_id=models.Integration.id.type.length or 128,
+        )
         query = query.where(
             tuple_(models.Integration.display_name, models.Integration.id)
             > (str(name), integration_id)
