@@ -122,6 +122,9 @@ def serve(host: str, port: int, apply_migrations: bool | None, demo: bool) -> No
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
     )
+    weakness = settings.admin_token_weakness()
+    if weakness is not None:
+        raise click.ClickException(weakness)
     listener = bind(host, port)
     port = listener.getsockname()[1]
     try:

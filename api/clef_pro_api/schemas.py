@@ -105,6 +105,8 @@ class IntegrationSummary(ApiModel):
 
 class IntegrationList(ApiModel):
     items: list[IntegrationSummary]
+    #: Pass as ``cursor`` for the next page (by name); ``null`` on the last page.
+    next_cursor: str | None = None
 
 
 class MatrixView(ApiModel):
@@ -250,7 +252,11 @@ class AcknowledgeRequest(ApiModel):
 
 
 class AlertList(ApiModel):
+    """A page of alerts, newest opened first."""
+
     items: list[AlertView]
+    #: Pass as ``cursor`` for the next (older) page; ``null`` on the last page.
+    next_cursor: str | None = None
 
 
 # ---------------------------------------------------------------- notifications
@@ -332,8 +338,12 @@ class ChannelNotificationSummary(ApiModel):
 
 class AlertNotifications(ApiModel):
     alert_id: str
+    #: Every channel that was told of the alert (counts over all its notifications).
     channels: list[ChannelNotificationSummary]
+    #: A page of the notifications that told of it, newest first.
     items: list[NotificationView]
+    #: Pass as ``cursor`` for the next (older) page; ``null`` on the last page.
+    next_cursor: str | None = None
 
 
 class NotificationBacklog(ApiModel):

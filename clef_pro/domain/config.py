@@ -292,15 +292,30 @@ Channel = Annotated[
 
 
 #: A Kubernetes object name (DNS-1123 subdomain): what an Integration may be called.
+UID_PATTERN = r"^[0-9A-Za-z-]{1,64}$"
 SUBDOMAIN_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 
 
 class IntegrationSource(ConfigModel):
     """The Integration resource a config was resolved from. The dashboard's
-    Kubernetes sign-in authorises people per integration with RBAC on it."""
+    Kubernetes sign-in authorises people per integration with RBAC on it, and
+    the service lets no other resource (nor one re-created under the same
+    name, told apart by its ``uid``) take its integration id over."""
 
     namespace: ObjectName
     name: Annotated[str, Field(strict=True, max_length=253, pattern=SUBDOMAIN_PATTERN)]
+    uid: Annotated[str, Field(strict=True, max_length=64, pattern=UID_PATTERN)] | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_unknown_uid(self, serialize: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Documents from before uids were kept stay byte-for-byte the same.
+        document: dict[str, Any] = serialize(self)
+        if document.get("uid") is None:
+            document.pop("uid", None)
+        return document
+
+    def describe(self) -> str:
+        return f"the Integration {self.name} in namespace {self.namespace}"
 
 
 class IntegrationConfig(ConfigModel):

@@ -19,9 +19,14 @@ router = APIRouter(prefix="/api/v1/integrations", tags=["integrations"])
 
 
 @router.get("", response_model=schemas.IntegrationList)
-def list_integrations(_reader: ReaderDep, session: SessionDep) -> schemas.IntegrationList:
-    """Every integration with its health at a glance."""
-    return views.list_integrations(session)
+def list_integrations(
+    _reader: ReaderDep,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=views.INTEGRATION_PAGE_MAX)] = views.INTEGRATION_PAGE,
+    cursor: Annotated[str | None, Query(max_length=4000)] = None,
+) -> schemas.IntegrationList:
+    """Integrations by name, a page at a time, each with its health at a glance."""
+    return views.list_integrations(session, limit=limit, cursor=cursor)
 
 
 @router.get("/{integration_id}", response_model=schemas.Checkpoint, tags=["reports (CLI contract)"])
@@ -104,5 +109,9 @@ def list_alerts(
     _reader: ReaderDep,
     session: SessionDep,
     status: AlertFilter = "open",
+    limit: Annotated[int, Query(ge=1, le=views.ALERT_PAGE_MAX)] = views.ALERT_PAGE,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> schemas.AlertList:
-    return views.list_alerts(session, integration_id, status)
+    """A page of alerts, newest opened first; ``nextCursor`` fetches the next
+    (``acknowledged``: open alerts someone acknowledged)."""
+    return views.list_alerts(session, integration_id, status, limit=limit, cursor=cursor)

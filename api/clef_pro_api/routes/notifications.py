@@ -61,7 +61,16 @@ def list_notifications(
 
 @router.get("/alerts/{alert_id}/notifications", response_model=schemas.AlertNotifications)
 def alert_notifications(
-    alert_id: str, _reader: ReaderDep, session: SessionDep, settings: SettingsDep
+    alert_id: str,
+    _reader: ReaderDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    *,
+    limit: Annotated[int, Query(ge=1, le=500)] = notification_views.ALERT_NOTIFICATIONS_PAGE,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> schemas.AlertNotifications:
-    """Every notification that told of this alert, and where each channel stands."""
-    return notification_views.alert_notifications(session, alert_id, backend_states(settings))
+    """The notifications that told of this alert, newest first a page at a
+    time, and where each channel stands."""
+    return notification_views.alert_notifications(
+        session, alert_id, backend_states(settings), limit=limit, cursor=cursor
+    )

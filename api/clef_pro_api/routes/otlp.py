@@ -127,7 +127,13 @@ async def export_logs(request: Request, settings: SettingsDep, wake: OutboxWaker
     except _Refused as refused:
         return _status(answer_in, refused.status_code, refused.message, refused.retry_after)
     except HTTPException as exc:
-        return _status(answer_in, exc.status_code, str(exc.detail))
+        retry_after = (exc.headers or {}).get("Retry-After")
+        return _status(
+            answer_in,
+            exc.status_code,
+            str(exc.detail),
+            float(retry_after) if retry_after else None,
+        )
     except DBAPIError as exc:
         if not is_database_unavailable(exc):
             raise
@@ -153,7 +159,7 @@ def _take(
     """Authenticate, decode, map and store one push: the request's one worker hop."""
     sessions: sessionmaker[Session] = request.app.state.sessions
     with sessions() as session:
-        caller = authenticate_ci_key(session, token, settings)
+        caller = authenticate_ci_key(session, token, settings, request)
         wait = _limiter(request, settings).admit(caller.integration_id)
         if wait is not None:
             raise _Refused(
@@ -252,7 +258,7 @@ async def get_checkpoint(
 
     def read() -> schemas.TelemetryCheckpoint | None:
         with sessions() as session:
-            caller = authenticate_ci_key(session, token, settings)
+            caller = authenticate_ci_key(session, token, settings, request)
             last = last_commit(session, caller.integration_id)
         if last is None:
             return None

@@ -79,7 +79,7 @@ async def _in_one_hop(
 
     def run() -> Answer:
         with sessions() as session:
-            caller = authenticate_ci_key(session, token, settings)
+            caller = authenticate_ci_key(session, token, settings, request)
             return work(session, caller.integration_id, body)
 
     return await run_in_threadpool(run)
