@@ -24,7 +24,7 @@ from clef_pro_api.routes.bodies import document_bodies
 from clef_pro_api.services.delivery import start_checker, start_sender
 from clef_pro_api.services.ratelimit import FailureLimiter
 from clef_pro_api.settings import Settings
-from clef_pro_api.storage.db import create_db_engine, session_factory
+from clef_pro_api.storage.db import create_db_engine, read_session_factory, session_factory
 
 BATCH_PATHS = ("/api/v1/reports/batch", "/admin/")
 OTLP_LOGS_PATH = "/v1/logs"
@@ -66,6 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = session_factory(engine)
+    app.state.read_sessions = read_session_factory(engine)
     app.state.auth_failures = FailureLimiter(
         settings.auth_failure_rate_per_second, settings.auth_failure_burst
     )

@@ -23,12 +23,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Path, Query, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import AfterValidator
 from sqlalchemy.orm import Session, sessionmaker
 from starlette import status
 from starlette.requests import HTTPConnection
 
+from clef_pro.domain.config import INTEGRATION_ID_PATTERN
+from clef_pro.domain.wire import refuse_controls
 from clef_pro_api.kubernetes import TokenReviewer
 from clef_pro_api.proxies import Network, client_address
 from clef_pro_api.services.auth import (
@@ -49,20 +52,40 @@ from clef_pro_api.settings import Settings
 # they do, on every request).
 
 
+def _optional_plain(value: str | None) -> str | None:
+    return None if value is None else refuse_controls(value)
+
+
 async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
+#: Methods whose handlers only read: their sessions never take SQLite's write lock.
+READING_METHODS = frozenset({"GET", "HEAD"})
+
+
 def get_session(request: Request) -> Iterator[Session]:
     """A session per request. Writers commit explicitly before they answer,
     so a ``200`` always means committed; anything else is rolled back."""
-    sessions: sessionmaker[Session] = request.app.state.sessions
+    reads = request.method in READING_METHODS
+    sessions: sessionmaker[Session] = (
+        request.app.state.read_sessions if reads else request.app.state.sessions
+    )
     with sessions() as session:
         yield session
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+# Ids and names in paths and queries are checked before they reach a query:
+# PostgreSQL refuses a NUL where SQLite would look it up, and both must answer
+# the same ``422`` naming the parameter.
+IntegrationIdPath = Annotated[str, Path(pattern=INTEGRATION_ID_PATTERN)]
+#: An alert's or notification's id (a UUID this service made; anything else is not found).
+RowIdPath = Annotated[str, Path(min_length=1, max_length=64), AfterValidator(refuse_controls)]
+#: A channel name to filter by.
+ChannelQuery = Annotated[str | None, Query(max_length=63), AfterValidator(_optional_plain)]
 SessionDep = Annotated[Session, Depends(get_session)]
 
 _bearer = HTTPBearer(auto_error=False, description="A Clef Pro API key or the admin token")

@@ -21,9 +21,10 @@ from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from clef_pro.domain.config import IntegrationSource
+from clef_pro.domain.config import INTEGRATION_ID_PATTERN, IntegrationSource
 from clef_pro.domain.connect import Connection
 from clef_pro.domain.durations import parse_duration
+from clef_pro.domain.screening import find_control_character
 from clef_pro.domain.severity import Severity
 from clef_pro_api import schemas
 from clef_pro_api.dashboard import charts, present, security
@@ -55,6 +56,7 @@ ALERT_TABS: Final[dict[str, AlertFilter]] = {
     "resolved": "resolved",
 }
 _COMMIT = re.compile(r"^[0-9a-fA-F]{4,64}$")
+_INTEGRATION_ID = re.compile(INTEGRATION_ID_PATTERN)
 #: Fields a dashboard form may carry; anything more is not one of our forms.
 _MAX_FORM_FIELDS: Final = 10
 
@@ -130,6 +132,9 @@ def _visible(
     session: Session, gate: Gate, viewer: Viewer, integration_id: str
 ) -> tuple[schemas.IntegrationSummary, IntegrationSource | None]:
     """The integration's summary, if it exists and the viewer may see it."""
+    if not _INTEGRATION_ID.fullmatch(integration_id):
+        # Never a query: PostgreSQL fails on a NUL that SQLite would look up.
+        raise not_found()
     items = views.list_integrations(session, only=integration_id).items
     if not items:
         raise not_found()
@@ -334,8 +339,15 @@ def alerts_page(
     )
 
 
+def _refuse_unlikely_alert_id(alert_id: str) -> None:
+    """Not found, without a query: PostgreSQL fails on a NUL that SQLite would look up."""
+    if len(alert_id) > 64 or find_control_character(alert_id) is not None:
+        raise NotFound
+
+
 def _alert(session: Session, integration_id: str, alert_id: str) -> schemas.AlertView:
     try:
+        _refuse_unlikely_alert_id(alert_id)
         return views.get_alert(session, integration_id, alert_id)
     except NotFound:
         raise PageError(404, "Not found", "This integration has no such alert.") from None
@@ -430,6 +442,7 @@ def acknowledge(
     except ValueError:
         raise PageError(400, "Not understood", "Choose how long to stop notifications.") from None
     try:
+        _refuse_unlikely_alert_id(alert_id)
         alerts.acknowledge(
             session, alert_id, by=viewer.username, integration_id=integration_id, duration=duration
         )

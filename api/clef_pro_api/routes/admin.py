@@ -4,21 +4,24 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette import status
 
-from clef_pro.domain.config import INTEGRATION_ID_PATTERN, IntegrationConfig, IntegrationSource
+from clef_pro.domain.config import IntegrationConfig, IntegrationSource
 from clef_pro.domain.destinations import IPNetwork, url_refusal
 from clef_pro_api import schemas
-from clef_pro_api.deps import AdminDep, SessionDep, SettingsDep
+from clef_pro_api.deps import AdminDep, IntegrationIdPath, SessionDep, SettingsDep
+from clef_pro_api.errors import answers
 from clef_pro_api.routes.bodies import json_body_only
 from clef_pro_api.services import integrations, views
 
-router = APIRouter(prefix="/admin/v1/integrations", tags=["config (operator)"])
+router = APIRouter(
+    prefix="/admin/v1/integrations", tags=["config (operator)"], responses=answers(401, 403, 503)
+)
 
-IntegrationId = Annotated[str, Path(pattern=INTEGRATION_ID_PATTERN)]
+IntegrationId = IntegrationIdPath
 
 
 @router.put(
@@ -26,6 +29,7 @@ IntegrationId = Annotated[str, Path(pattern=INTEGRATION_ID_PATTERN)]
     response_model=schemas.ConfigStored,
     responses={
         201: {"model": schemas.ConfigStored},
+        **answers(400, 409, 413, 415, 422),
         409: {
             "description": "The id belongs to another source (an Integration resource "
             "of another namespace, name or uid, or an integration made by hand)"
@@ -77,7 +81,10 @@ def _refuse_internal_destinations(
 @router.delete(
     "/{integration_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses={409: {"description": "The integration does not belong to the named source"}},
+    responses={
+        **answers(404, 422),
+        409: {"description": "The integration does not belong to the named source"},
+    },
 )
 def delete_integration(
     integration_id: IntegrationId,
@@ -115,7 +122,11 @@ def _source(namespace: str | None, name: str | None, uid: str | None) -> Integra
         ) from None
 
 
-@router.get("/{integration_id}/status", response_model=schemas.IntegrationStatus)
+@router.get(
+    "/{integration_id}/status",
+    response_model=schemas.IntegrationStatus,
+    responses=answers(404, 422),
+)
 def get_integration_status(
     integration_id: IntegrationId, _admin: AdminDep, session: SessionDep, settings: SettingsDep
 ) -> schemas.IntegrationStatus:

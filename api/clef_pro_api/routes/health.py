@@ -35,7 +35,10 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get(
+    "/readyz",
+    responses={503: {"description": "The database is unreachable or its schema is behind"}},
+)
 def readyz(request: Request, response: Response) -> dict[str, str]:
     engine: Engine = request.app.state.engine
     try:

@@ -9,13 +9,16 @@ from starlette import status
 
 from clef_pro.domain.config import IntegrationConfig
 from clef_pro_api import schemas
-from clef_pro_api.deps import PrincipalDep, ReaderDep, SessionDep
+from clef_pro_api.deps import IntegrationIdPath, PrincipalDep, ReaderDep, SessionDep
+from clef_pro_api.errors import answers
 from clef_pro_api.services import views
 from clef_pro_api.services.auth import CIKey
 from clef_pro_api.services.ingest import last_commit
 from clef_pro_api.services.views import AlertFilter
 
-router = APIRouter(prefix="/api/v1/integrations", tags=["integrations"])
+router = APIRouter(
+    prefix="/api/v1/integrations", tags=["integrations"], responses=answers(401, 403, 503)
+)
 
 
 @router.get("", response_model=schemas.IntegrationList)
@@ -29,9 +32,14 @@ def list_integrations(
     return views.list_integrations(session, limit=limit, cursor=cursor)
 
 
-@router.get("/{integration_id}", response_model=schemas.Checkpoint, tags=["reports (CLI contract)"])
+@router.get(
+    "/{integration_id}",
+    response_model=schemas.Checkpoint,
+    tags=["reports (CLI contract)"],
+    responses=answers(404, 422),
+)
 def get_checkpoint(
-    integration_id: str, caller: PrincipalDep, session: SessionDep
+    integration_id: IntegrationIdPath, caller: PrincipalDep, session: SessionDep
 ) -> schemas.Checkpoint:
     """Where the last report stopped, and what the CLI should collect and evaluate."""
     if isinstance(caller, CIKey) and caller.integration_id != integration_id:
@@ -54,9 +62,11 @@ def _policy_for_cli(rule: Any) -> dict[str, Any]:
     return {**rule.params, **rule.model_dump(mode="json", by_alias=True, exclude={"params"})}
 
 
-@router.get("/{integration_id}/matrix", response_model=schemas.MatrixView)
+@router.get(
+    "/{integration_id}/matrix", response_model=schemas.MatrixView, responses=answers(404, 409, 422)
+)
 def get_matrix(
-    integration_id: str,
+    integration_id: IntegrationIdPath,
     _reader: ReaderDep,
     session: SessionDep,
     commit: Annotated[str | None, Query(pattern=r"^[0-9a-fA-F]{4,64}$")] = None,
@@ -65,9 +75,11 @@ def get_matrix(
     return views.matrix(session, integration_id, commit)
 
 
-@router.get("/{integration_id}/reports", response_model=schemas.ReportPage)
+@router.get(
+    "/{integration_id}/reports", response_model=schemas.ReportPage, responses=answers(404, 422)
+)
 def list_reports(
-    integration_id: str,
+    integration_id: IntegrationIdPath,
     _reader: ReaderDep,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -77,9 +89,11 @@ def list_reports(
     return views.report_history(session, integration_id, limit=limit, cursor=cursor)
 
 
-@router.get("/{integration_id}/lint-results", response_model=schemas.LintPage)
+@router.get(
+    "/{integration_id}/lint-results", response_model=schemas.LintPage, responses=answers(404, 422)
+)
 def list_lint_results(
-    integration_id: str,
+    integration_id: IntegrationIdPath,
     _reader: ReaderDep,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 20,
@@ -90,9 +104,13 @@ def list_lint_results(
     return views.lint_results(session, integration_id, limit=limit, cursor=cursor)
 
 
-@router.get("/{integration_id}/drift-results", response_model=schemas.DriftPage)
+@router.get(
+    "/{integration_id}/drift-results",
+    response_model=schemas.DriftPage,
+    responses=answers(404, 422),
+)
 def list_drift_results(
-    integration_id: str,
+    integration_id: IntegrationIdPath,
     _reader: ReaderDep,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 20,
@@ -103,9 +121,11 @@ def list_drift_results(
     return views.drift_results(session, integration_id, limit=limit, cursor=cursor)
 
 
-@router.get("/{integration_id}/alerts", response_model=schemas.AlertList)
+@router.get(
+    "/{integration_id}/alerts", response_model=schemas.AlertList, responses=answers(404, 422)
+)
 def list_alerts(
-    integration_id: str,
+    integration_id: IntegrationIdPath,
     _reader: ReaderDep,
     session: SessionDep,
     status: AlertFilter = "open",

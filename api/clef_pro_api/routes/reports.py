@@ -22,12 +22,15 @@ from clef_pro_api.deps import (
     SettingsDep,
     authenticate_ci_key,
 )
+from clef_pro_api.errors import answers
 from clef_pro_api.routes.batch_body import parse_batch
 from clef_pro_api.routes.bodies import openapi_json_body, parse_json, require_json
 from clef_pro_api.services import ingest
 from clef_pro_api.settings import Settings
 
-router = APIRouter(prefix="/api/v1/reports", tags=["reports (CLI contract)"])
+router = APIRouter(
+    prefix="/api/v1/reports", tags=["reports (CLI contract)"], responses=answers(401, 403, 503)
+)
 
 Answer = TypeVar("Answer")
 Body = bytes | bytearray
@@ -98,6 +101,7 @@ def _store(
 @router.post(
     "",
     response_model=schemas.ReportAccepted,
+    responses=answers(413, 415, 422),
     openapi_extra=openapi_json_body(Report, description="One commit's report"),
 )
 async def submit_report(
@@ -118,6 +122,7 @@ async def submit_report(
 @router.post(
     "/batch",
     response_model=schemas.BatchAccepted,
+    responses=answers(413, 415, 422),
     openapi_extra=openapi_json_body(
         ReportBatch, description="Reports of a gap, oldest first; limited by body size only"
     ),

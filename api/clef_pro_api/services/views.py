@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final, Literal, TypeVar
 
 from sqlalchemy import func, literal, select, tuple_, union_all
@@ -24,7 +24,12 @@ from clef_pro.domain.severity import HealthStatus, Severity
 from clef_pro_api import schemas
 from clef_pro_api.services.errors import Conflict, NotFound
 from clef_pro_api.services.ingest import last_commit
-from clef_pro_api.services.paging import decode_cursor, decode_time_cursor, encode_cursor
+from clef_pro_api.services.paging import (
+    decode_cursor,
+    decode_micros_cursor,
+    decode_time_cursor,
+    encode_cursor,
+)
 from clef_pro_api.storage import models
 
 #: ``acknowledged``: open alerts someone acknowledged (they are still open).
@@ -452,8 +457,7 @@ def _pushed_page(
     get_integration(session, integration_id)
     query = select(table).where(table.integration_id == integration_id)
     if cursor is not None:
-        position, row_id = decode_cursor(cursor, int)
-        pushed_at = datetime.fromtimestamp(int(position) / 1_000_000, UTC)
+        pushed_at, row_id = decode_micros_cursor(cursor)
         query = query.where(tuple_(table.pushed_at, table.id) < (pushed_at, row_id))
     rows = session.scalars(
         query.order_by(table.pushed_at.desc(), table.id.desc()).limit(limit + 1)
