@@ -287,8 +287,9 @@ def run_backfill(
         raise RuntimeError(f"batch: {response.status_code} {response.text[:300]}")
     _, batch_peak = rss_bytes(pid)
     reset_peak(pid)
-    singles = [report_api_body(i + 1) for i in range(count)]
-    singles_seconds = sequential(client, "/api/v1/reports", singles, service.integration("singles"))
+    singles = [report_api_body(i + 1) for i in range(singles_count)]
+    timed = sequential(client, "/api/v1/reports", singles, service.integration("singles"))
+    singles_seconds = timed * count / singles_count
     _, singles_peak = rss_bytes(pid)
     print()
     print(f"backfill of {count} reports ({mib(len(body))}), server RSS before {mib(baseline)}:")

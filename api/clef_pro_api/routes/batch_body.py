@@ -109,7 +109,7 @@ def parse_batch(body: bytes | bytearray, *, context: Mapping[str, Any]) -> Parse
             head = report
         else:
             history.append(HistoryReport.of(report))
-    del raws  # the views into ``body``: the caller may release it now
+    del raws, raw  # the views into ``body``: the caller may release it now
     if errors:
         if len(body) <= EXACT_ERRORS_LIMIT:
             parse_json(ReportBatch, body, context=context)
