@@ -48,16 +48,20 @@ log "installing clef-pro and its development dependencies"
 .venv/bin/python -m pip install -q -e '.[dev]'
 
 # --- Go builds, cached outside the repo: the Kubernetes control plane, the
-# Alertmanager of the notification tests and the one-node cluster's parts
-# (node components, CoreDNS, and as root its images). They mostly wait on
-# downloads on a cold machine, so they run side by side.
-log "building the test control plane, Alertmanager and the test node (cached after the first build)"
+# Alertmanager of the notification tests, the OpenTelemetry Collector of the
+# OTLP tests and the one-node cluster's parts (node components, CoreDNS, and as
+# root its images). They mostly wait on downloads on a cold machine, so they
+# run side by side.
+log "building the test control plane, Alertmanager, the Collector and the test node (cached after the first build)"
 hack/alertmanager.sh build &
 alertmanager_build=$!
+hack/otelcol.sh build &
+otelcol_build=$!
 hack/cluster.sh build &
 cluster_build=$!
 hack/envtest.sh build
 wait "${alertmanager_build}"
+wait "${otelcol_build}"
 wait "${cluster_build}"
 
 # --- Static checks ----------------------------------------------------------
