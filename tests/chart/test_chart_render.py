@@ -332,6 +332,21 @@ def test_every_pod_runs_locked_down(tpl: Any) -> None:
                 assert container["resources"]["limits"]["memory"], name
 
 
+def test_a_stopping_api_replica_keeps_serving_until_the_proxies_forget_it(tpl: Any) -> None:
+    # Found on a real node (tests/cluster): without the delay, a rolling update
+    # refused the connections kube-proxy still sent to the replica going away.
+    def api(*args: str) -> dict[str, Any]:
+        spec = tpl(*args).get("Deployment", "clef-pro")["spec"]["template"]["spec"]
+        container: dict[str, Any] = spec["containers"][0]
+        return container
+
+    assert api()["lifecycle"]["preStop"]["exec"]["command"] == ["sleep", "10"]
+    assert api("--set", "api.shutdownDelaySeconds=3")["lifecycle"]["preStop"]["exec"][
+        "command"
+    ] == ["sleep", "3"]
+    assert "lifecycle" not in api("--set", "api.shutdownDelaySeconds=0")
+
+
 def test_the_api_serves_without_migrating_and_probes_readiness(tpl: Any) -> None:
     deployment = tpl().get("Deployment", "clef-pro")
     spec = deployment["spec"]["template"]["spec"]
