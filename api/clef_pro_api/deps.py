@@ -20,6 +20,7 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session, sessionmaker
 from starlette import status
 
@@ -63,7 +64,7 @@ _api_key_header = APIKeyHeader(
 )
 
 
-def _unauthorized(
+def unauthorized(
     reason: str = "missing, malformed, unknown or revoked credentials",
 ) -> HTTPException:
     return HTTPException(
@@ -82,10 +83,10 @@ async def presented_token(
 
 def _one_token(bearer: str | None, api_key: str | None) -> str:
     if bearer and api_key and bearer != api_key:
-        raise _unauthorized("Authorization and x-api-key carry different credentials")
+        raise unauthorized("Authorization and x-api-key carry different credentials")
     token = bearer or api_key
     if not token:
-        raise _unauthorized()
+        raise unauthorized()
     return token
 
 
@@ -109,13 +110,13 @@ async def document_ci_key(
 PresentedTokenDep = Annotated[str, Depends(presented_token)]
 
 
-def authenticate_ci_key(session: Session, presented: str, settings: Settings) -> CIKey:
+def authenticate_ci_key(session: Session | Connection, presented: str, settings: Settings) -> CIKey:
     """Resolve a presented CI API key (does I/O: call it in the request's worker thread)."""
     if is_admin_token(presented, settings.admin_token_value):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "this endpoint takes a CI API key")
     ci_key = resolve_api_key(session, presented) if looks_like_api_key(presented) else None
     if ci_key is None:
-        raise _unauthorized()
+        raise unauthorized()
     return ci_key
 
 
@@ -130,12 +131,12 @@ def get_principal(
     if looks_like_api_key(token):
         ci_key = resolve_api_key(session, token)
         if ci_key is None:
-            raise _unauthorized()
+            raise unauthorized()
         return ci_key
     reviewer: TokenReviewer | None = request.app.state.token_reviewer
     identity = reviewer.review(token) if reviewer is not None else None
     if identity is None:
-        raise _unauthorized()
+        raise unauthorized()
     operator = operator_identity(settings.operator_service_account)
     if identity.username != operator:
         raise HTTPException(

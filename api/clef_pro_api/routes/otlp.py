@@ -24,6 +24,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 from google.rpc import code_pb2, status_pb2
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
+from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette import status
@@ -46,6 +47,7 @@ from clef_pro_api.services import otlp
 from clef_pro_api.services.ingest import last_commit
 from clef_pro_api.services.ratelimit import RateLimiter
 from clef_pro_api.settings import Settings
+from clef_pro_api.storage.exchange import Exchange
 
 log = logging.getLogger(__name__)
 
@@ -151,9 +153,9 @@ def _take(
     encoding: str,
 ) -> Mapped:
     """Authenticate, decode, map and store one push: the request's one worker hop."""
-    sessions: sessionmaker[Session] = request.app.state.sessions
-    with sessions() as session:
-        caller = authenticate_ci_key(session, token, settings)
+    engine: Engine = request.app.state.engine
+    with engine.connect() as connection:
+        caller = authenticate_ci_key(connection, token, settings)
         wait = _limiter(request, settings).admit(caller.integration_id)
         if wait is not None:
             raise _Refused(
@@ -180,8 +182,9 @@ def _take(
             received_at_ms=time.time_ns() // 1_000_000,
             max_future_ms=int(settings.max_commit_future_hours * 3_600_000),
         )
-        stored = otlp.store(session, caller.integration_id, mapped)
-        session.commit()
+        exchange = Exchange(connection)
+        stored = otlp.store(exchange, caller.integration_id, mapped)
+        exchange.commit()
     if stored.ingested is not None:
         record("otlp", started, stored.ingested, wake)
     taken = sum(len(entry.records) for entry in records) - mapped.rejected_records

@@ -1,19 +1,27 @@
 """The contract's write side: ``POST /api/v1/reports`` and ``/reports/batch``.
 
-Each request is one hop to a worker thread: authenticate the key, parse and
-screen the body, store it and commit (see :mod:`clef_pro_api.routes.bodies`).
+Each request is one hop to a worker thread, which parses and screens the
+body, then resolves the key, stores the reports and commits in the two
+exchanges of :func:`clef_pro_api.services.ingest.ingest` (see
+:mod:`clef_pro_api.routes.bodies`). The answer is serialised there too, as
+bytes: FastAPI's response-model pass would validate again what was just
+built (``response_model`` still documents it).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi.exceptions import RequestValidationError
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
+from starlette import status
 from starlette.concurrency import run_in_threadpool
 
+from clef_pro.domain import apikeys
 from clef_pro.domain.report import Report, ReportBatch, ServerClock, validation_context
 from clef_pro_api import metrics, schemas
 from clef_pro_api.deps import (
@@ -21,14 +29,17 @@ from clef_pro_api.deps import (
     PresentedTokenDep,
     SettingsDep,
     authenticate_ci_key,
+    unauthorized,
 )
-from clef_pro_api.routes.bodies import openapi_json_body, parse_json, require_json
+from clef_pro_api.routes.bodies import JSON, openapi_json_body, parse_json, require_json
 from clef_pro_api.services import ingest
+from clef_pro_api.services.auth import is_admin_token, looks_like_api_key
 from clef_pro_api.settings import Settings
+from clef_pro_api.storage.exchange import Exchange
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports (CLI contract)"])
 
-Answer = TypeVar("Answer")
+Parsed = TypeVar("Parsed")
 
 
 def server_clock(settings: Settings) -> ServerClock:
@@ -45,39 +56,59 @@ def record(
     metrics.INGEST_SECONDS.labels(kind).observe(time.perf_counter() - started)
     for event in result.events:
         metrics.ALERT_EVENTS.labels(event.event.value).inc()
-    for notification in result.notifications:
-        metrics.NOTIFICATIONS_QUEUED.labels(notification.channel_type).inc()
+    for channel_type in result.notifications:
+        metrics.NOTIFICATIONS_QUEUED.labels(channel_type).inc()
     if result.notifications:
         wake()
 
 
-async def _in_one_hop(
+def presented_key(token: str, settings: Settings) -> ingest.ByKey:
+    """The checks of a presented CI key that need no database."""
+    if is_admin_token(token, settings.admin_token_value):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "this endpoint takes a CI API key")
+    if not looks_like_api_key(token) or not apikeys.is_well_formed(token):
+        raise unauthorized()
+    return ingest.ByKey(apikeys.sha256_hex(token))
+
+
+def store(
+    engine: Engine,
+    key: ingest.ByKey,
+    reports: Sequence[Report],
+    kind: str,
+    wake: Callable[[], None],
+) -> ingest.IngestResult:
+    """Store and commit; ``401`` when the key turns out unknown (nothing stored)."""
+    started = time.perf_counter()
+    with engine.connect() as connection:
+        exchange = Exchange(connection)
+        try:
+            result = ingest.ingest(exchange, key, reports)
+        except ingest.UnknownKey:
+            raise unauthorized() from None
+        exchange.commit()
+    record(kind, started, result, wake)
+    return result
+
+
+def _parse(
     request: Request,
     token: str,
     settings: Settings,
-    work: Callable[[Session, str, bytes], Answer],
-) -> Answer:
-    """Read the body, then authenticate, parse and store it in one worker thread."""
-    require_json(request)
-    body = await request.body()
-    sessions: sessionmaker[Session] = request.app.state.sessions
-
-    def run() -> Answer:
+    parse: Callable[[], Parsed],
+) -> Parsed:
+    """Parse the body; an invalid one from an unknown key is still a ``401``."""
+    try:
+        return parse()
+    except RequestValidationError:
+        sessions: sessionmaker[Session] = request.app.state.sessions
         with sessions() as session:
-            caller = authenticate_ci_key(session, token, settings)
-            return work(session, caller.integration_id, body)
-
-    return await run_in_threadpool(run)
+            authenticate_ci_key(session, token, settings)
+        raise
 
 
-def _store(
-    session: Session, integration_id: str, reports: Sequence[Report], kind: str, wake: Any
-) -> ingest.IngestResult:
-    started = time.perf_counter()
-    result = ingest.ingest(session, integration_id, reports)
-    session.commit()
-    record(kind, started, result, wake)
-    return result
+def _json(model: schemas.ApiModel) -> Response:
+    return Response(model.__pydantic_serializer__.to_json(model, by_alias=True), media_type=JSON)
 
 
 @router.post(
@@ -87,17 +118,21 @@ def _store(
 )
 async def submit_report(
     request: Request, token: PresentedTokenDep, settings: SettingsDep, wake: OutboxWakerDep
-) -> schemas.ReportAccepted:
+) -> Response:
     """Store one commit's report. Resubmitting a commit replaces its report
     idempotently: same id, same alert state, no second notification."""
+    require_json(request)
+    body = await request.body()
+    engine: Engine = request.app.state.engine
 
-    def work(session: Session, integration_id: str, body: bytes) -> schemas.ReportAccepted:
+    def work() -> Response:
+        key = presented_key(token, settings)
         context = validation_context(server_clock(settings))
-        report = parse_json(Report, body, context=context)
-        row = _store(session, integration_id, [report], "single", wake).reports[0]
-        return schemas.ReportAccepted(id=row.id, commit_sha=row.commit_sha)
+        report = _parse(request, token, settings, lambda: parse_json(Report, body, context=context))
+        row = store(engine, key, [report], "single", wake).reports[0]
+        return _json(schemas.ReportAccepted(id=row.id, commit_sha=row.commit_sha))
 
-    return await _in_one_hop(request, token, settings, work)
+    return await run_in_threadpool(work)
 
 
 @router.post(
@@ -109,16 +144,24 @@ async def submit_report(
 )
 async def submit_batch(
     request: Request, token: PresentedTokenDep, settings: SettingsDep, wake: OutboxWakerDep
-) -> schemas.BatchAccepted:
+) -> Response:
     """Backfill after a gap, oldest first, all or nothing. Only the last
     report (the HEAD of the batch) moves alerts and the matrix."""
+    require_json(request)
+    body = await request.body()
+    engine: Engine = request.app.state.engine
 
-    def work(session: Session, integration_id: str, body: bytes) -> schemas.BatchAccepted:
+    def work() -> Response:
+        key = presented_key(token, settings)
         context = validation_context(server_clock(settings))
-        batch = parse_json(ReportBatch, body, context=context)
-        result = _store(session, integration_id, batch.reports, "batch", wake)
-        return schemas.BatchAccepted(
-            accepted=len(result.reports), report_ids=[row.id for row in result.reports]
+        batch = _parse(
+            request, token, settings, lambda: parse_json(ReportBatch, body, context=context)
+        )
+        result = store(engine, key, batch.reports, "batch", wake)
+        return _json(
+            schemas.BatchAccepted(
+                accepted=len(result.reports), report_ids=[row.id for row in result.reports]
+            )
         )
 
-    return await _in_one_hop(request, token, settings, work)
+    return await run_in_threadpool(work)
