@@ -147,8 +147,7 @@ def fill_outbox(url: str, mails: int) -> list[MIMEMultipart]:
             timestamp=index,
             policy_results=[failing("missing_keys", "oauth/production")],
         )
-        with engine.connect() as connection:
-            exchange = Exchange(connection)
+        with engine.connect() as connection, Exchange(connection) as exchange:
             result = ingest.ingest(exchange, ingest.ById("bench"), [Report.model_validate(body)])
             exchange.commit()
             if len(result.notifications) != 1:

@@ -182,9 +182,9 @@ def _take(
             received_at_ms=time.time_ns() // 1_000_000,
             max_future_ms=int(settings.max_commit_future_hours * 3_600_000),
         )
-        exchange = Exchange(connection)
-        stored = otlp.store(exchange, caller.integration_id, mapped)
-        exchange.commit()
+        with Exchange(connection) as exchange:
+            stored = otlp.store(exchange, caller.integration_id, mapped)
+            exchange.commit()
     if stored.ingested is not None:
         record("otlp", started, stored.ingested, wake)
     taken = sum(len(entry.records) for entry in records) - mapped.rejected_records

@@ -80,8 +80,7 @@ def store(
 ) -> ingest.IngestResult:
     """Store and commit; ``401`` when the key turns out unknown (nothing stored)."""
     started = time.perf_counter()
-    with engine.connect() as connection:
-        exchange = Exchange(connection)
+    with engine.connect() as connection, Exchange(connection) as exchange:
         try:
             result = ingest.ingest(exchange, key, reports)
         except ingest.UnknownKey:

@@ -232,9 +232,12 @@ _RECORDED_EVENTS: Final = select(_E.c.alert_id, _E.c.event).where(
 _NOTIFIED_CHANNELS: Final = select(_N.c.channel_name).where(_N.c.report_id == bindparam("p_report"))
 
 
-def _insert(table: Any) -> Any:
-    """An INSERT of every column of ``table``, each from the parameter of its name."""
-    return insert(table).values({column.name: bindparam(column.name) for column in table.c})
+def _insert(table: Table, *names: str) -> Any:
+    """An INSERT of ``names`` (default: every column of ``table``), each from
+    the parameter of its name."""
+    return insert(table).values(
+        {name: bindparam(name) for name in names or [column.name for column in table.c]}
+    )
 
 
 _REPORT_COLUMNS = (
@@ -294,7 +297,20 @@ _UPDATE_EVENT: Final = (
     .where(_E.c.report_id == bindparam("p_report"), _E.c.alert_id == bindparam("p_alert"))
     .values({name: bindparam(name) for name in ("event", "severity", "message")})
 )
-_INSERT_NOTIFICATION: Final = _insert(_N)
+_INSERT_NOTIFICATION: Final = _insert(
+    _N,
+    "id",
+    "integration_id",
+    "report_id",
+    "channel_name",
+    "channel_type",
+    "payload",
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "created_at",
+    "updated_at",
+)
 _INSERT_LINK: Final = _insert(_L)
 
 

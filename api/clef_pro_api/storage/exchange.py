@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from sqlalchemy import Connection, Dialect
+from sqlalchemy import Connection, Dialect, text
 from sqlalchemy.sql import Executable, sqltypes
 
 Params = Mapping[str, Any]
@@ -91,15 +91,36 @@ class Answer:
 
 
 class Exchange:
-    """Collects statements; :meth:`send` or :meth:`commit` sends them all."""
+    """Collects statements; :meth:`send` or :meth:`commit` sends them all.
+
+    Use it as a context manager: leaving it without :meth:`commit` rolls back.
+    """
 
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
         self.dialect = connection.dialect
         self.pipelined: Final = connection.dialect.driver == "psycopg"
         self._queued: list[tuple[Executable, Params | Sequence[Params], Answer | None]] = []
-        #: Round trips this exchange's connection made so far (pipelined path).
-        self.round_trips = 0
+        #: Whether this exchange began the transaction it is in (pipelined path).
+        self._began = False
+
+    def __enter__(self) -> Exchange:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        if not self.pipelined:
+            return  # the SQLAlchemy connection rolls back what was not committed
+        if not self._began:
+            return
+        driver = self._driver()
+        try:
+            if driver.pgconn.transaction_status != _IDLE:
+                driver.rollback()
+            self._end()
+        except Exception:
+            # Never lend out a connection in a state we do not know: drop it.
+            self._began = False
+            self.connection.invalidate()
 
     def query(self, statement: Executable, params: Params) -> Answer:
         answer = Answer()
@@ -137,6 +158,18 @@ class Exchange:
         if commit:
             self.connection.commit()
 
+    def _driver(self) -> Any:
+        driver = self.connection.connection.driver_connection
+        assert driver is not None
+        return driver
+
+    def _end(self) -> None:
+        """Hand the connection back as the pool lends it: outside any
+        transaction, and beginning its own on the next statement."""
+        if self._began:
+            self._began = False
+            self._driver().autocommit = False
+
     def _pipelined(
         self,
         queued: list[tuple[Executable, Params | Sequence[Params], Answer | None]],
@@ -145,29 +178,40 @@ class Exchange:
     ) -> None:
         from psycopg.types.json import Jsonb  # noqa: PLC0415 (imported only with psycopg in use)
 
-        driver = self.connection.connection.driver_connection
-        assert driver is not None
+        driver = self._driver()
         error_type = self.dialect.loaded_dbapi.Error
         sql = ""
         try:
+            if not self._began and driver.pgconn.transaction_status == _IDLE:
+                # psycopg would begin the transaction with a round trip of its
+                # own (it waits to learn the transaction's state); this
+                # exchange sends BEGIN itself, first in the pipeline, and
+                # COMMIT last in the one that commits.
+                driver.autocommit = True
+                self._began = True
+                queued.insert(0, (_BEGIN, {}, None))
+            if commit and self._began:
+                queued.append((_COMMIT, {}, None))
             with driver.pipeline():
                 for statement, params, answer in queued:
                     unit = compiled(statement, self.dialect)
                     sql = unit.sql
                     cursor = driver.cursor()
                     if isinstance(params, Mapping):
-                        cursor.execute(sql, _wrap(params, unit, Jsonb))
+                        cursor.execute(
+                            sql, _wrap(params, unit, Jsonb) if params or unit.defaults else None
+                        )
                     else:
                         cursor.executemany(sql, [_wrap(each, unit, Jsonb) for each in params])
                     if answer is not None:
                         answer._cursor = cursor
-                if commit:
-                    # COMMIT goes in the same round trip; a failure anywhere raises here.
-                    driver.commit()
-            if commit and self.connection.in_transaction():
-                # Statements SQLAlchemy ran itself (a batch's history) began its
-                # transaction object; the driver has committed, so this sends nothing.
-                self.connection.commit()
+            if commit:
+                self._end()
+                if self.connection.in_transaction():
+                    # Statements SQLAlchemy ran itself (a batch's history) began
+                    # its transaction object; the server has committed, so this
+                    # sends nothing.
+                    self.connection.commit()
         except error_type as error:
             # As SQLAlchemy does for its own statements: wrap the driver's error
             # (a DBAPIError, which the error handlers know), and invalidate the
@@ -175,11 +219,16 @@ class Exchange:
             self.connection._handle_dbapi_exception(error, sql, {}, None, None)
             raise
         if not commit:
-            # Fetch now, inside no pipeline: the rows have all arrived.
+            # Fetch now, outside the pipeline: the rows have all arrived.
             for _statement, _params, answer in queued:
                 if answer is not None:
                     answer.rows  # noqa: B018
-        self.round_trips += 1
+
+
+_BEGIN: Final = text("BEGIN")
+_COMMIT: Final = text("COMMIT")
+#: psycopg's ``pq.TransactionStatus.IDLE``.
+_IDLE: Final = 0
 
 
 def _wrap(params: Params, unit: Compiled, jsonb: Any) -> Params:
