@@ -657,6 +657,10 @@ class Environment:
     env: dict[str, str]
     started: list[ServerProcess] = field(default_factory=list)
 
+    def __iter__(self) -> Iterator[Any]:
+        """``postgres, database, service, workdir``, as other benchmarks unpack it."""
+        return iter((self.postgres, self.database, self.service, self.workdir))
+
     def start_server(self, name: str, **extra_env: str) -> ServerProcess:
         """Another ``clef-pro serve`` on the same database."""
         server = start_server({**self.env, **extra_env}, self.workdir / f"{name}.log", timeout=180)
