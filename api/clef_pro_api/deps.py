@@ -15,7 +15,7 @@ parses and stores the body.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
@@ -185,3 +185,26 @@ def _nothing() -> None:
 
 
 OutboxWakerDep = Annotated[Callable[[], None], Depends(get_outbox_waker)]
+
+
+async def get_queued_waker(request: Request) -> Callable[[Collection[str]], None]:
+    """Wakes this replica's outbox sender for messages of the given channel
+    types, unless it delivers none of them (email without an SMTP server):
+    a round that can claim nothing would only cost a transaction per report."""
+    sender: Sender | None = getattr(request.app.state, "sender", None)
+    if sender is None:
+        return _nothing_queued
+    delivered = sender.channel_types
+
+    def wake(channel_types: Collection[str]) -> None:
+        if not delivered.isdisjoint(channel_types):
+            sender.wake()
+
+    return wake
+
+
+def _nothing_queued(_channel_types: Collection[str]) -> None:
+    return None
+
+
+QueuedWakerDep = Annotated[Callable[[Collection[str]], None], Depends(get_queued_waker)]

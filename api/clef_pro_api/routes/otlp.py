@@ -33,8 +33,8 @@ from starlette.concurrency import run_in_threadpool
 from clef_pro.domain.otlp import Mapped, map_request
 from clef_pro_api import metrics, schemas
 from clef_pro_api.deps import (
-    OutboxWakerDep,
     PresentedTokenDep,
+    QueuedWakerDep,
     SettingsDep,
     authenticate_ci_key,
     document_ci_key,
@@ -108,7 +108,7 @@ def _limiter(request: Request, settings: Settings) -> RateLimiter:
     dependencies=[Depends(document_ci_key)],
     response_class=Response,
 )
-async def export_logs(request: Request, settings: SettingsDep, wake: OutboxWakerDep) -> Response:
+async def export_logs(request: Request, settings: SettingsDep, wake: QueuedWakerDep) -> Response:
     """Take one OTLP logs push: ``clef report --push`` (one report of its
     commit), ``clef lint --push`` or ``clef drift --push`` (the integration's
     latest lint and drift results)."""
@@ -147,7 +147,7 @@ def _take(
     request: Request,
     *,
     settings: Settings,
-    wake: OutboxWakerDep,
+    wake: QueuedWakerDep,
     token: str,
     body: bytes,
     encoding: str,

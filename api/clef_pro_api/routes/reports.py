@@ -11,7 +11,7 @@ built (``response_model`` still documents it).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import TypeVar
 
 from fastapi import APIRouter, HTTPException, Request, Response
@@ -25,8 +25,8 @@ from clef_pro.domain import apikeys
 from clef_pro.domain.report import Report, ReportBatch, ServerClock, validation_context
 from clef_pro_api import metrics, schemas
 from clef_pro_api.deps import (
-    OutboxWakerDep,
     PresentedTokenDep,
+    QueuedWakerDep,
     SettingsDep,
     authenticate_ci_key,
     unauthorized,
@@ -50,7 +50,10 @@ def server_clock(settings: Settings) -> ServerClock:
 
 
 def record(
-    kind: str, started: float, result: ingest.IngestResult, wake: Callable[[], None]
+    kind: str,
+    started: float,
+    result: ingest.IngestResult,
+    wake: Callable[[Collection[str]], None],
 ) -> None:
     """Metrics of a committed ingestion, and a nudge to the outbox sender."""
     metrics.INGEST_SECONDS.labels(kind).observe(time.perf_counter() - started)
@@ -59,7 +62,7 @@ def record(
     for channel_type in result.notifications:
         metrics.NOTIFICATIONS_QUEUED.labels(channel_type).inc()
     if result.notifications:
-        wake()
+        wake(result.notifications)
 
 
 def presented_key(token: str, settings: Settings) -> ingest.ByKey:
@@ -76,7 +79,7 @@ def store(
     key: ingest.ByKey,
     reports: Sequence[Report],
     kind: str,
-    wake: Callable[[], None],
+    wake: Callable[[Collection[str]], None],
 ) -> ingest.IngestResult:
     """Store and commit; ``401`` when the key turns out unknown (nothing stored)."""
     started = time.perf_counter()
@@ -116,7 +119,7 @@ def _json(model: schemas.ApiModel) -> Response:
     openapi_extra=openapi_json_body(Report, description="One commit's report"),
 )
 async def submit_report(
-    request: Request, token: PresentedTokenDep, settings: SettingsDep, wake: OutboxWakerDep
+    request: Request, token: PresentedTokenDep, settings: SettingsDep, wake: QueuedWakerDep
 ) -> Response:
     """Store one commit's report. Resubmitting a commit replaces its report
     idempotently: same id, same alert state, no second notification."""
@@ -142,7 +145,7 @@ async def submit_report(
     ),
 )
 async def submit_batch(
-    request: Request, token: PresentedTokenDep, settings: SettingsDep, wake: OutboxWakerDep
+    request: Request, token: PresentedTokenDep, settings: SettingsDep, wake: QueuedWakerDep
 ) -> Response:
     """Backfill after a gap, oldest first, all or nothing. Only the last
     report (the HEAD of the batch) moves alerts and the matrix."""
