@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import gc
 import logging
 import os
 import secrets
@@ -146,9 +147,11 @@ def serve(host: str, port: int, apply_migrations: bool | None, demo: bool) -> No
     else:
         log.info("admin token: read from %s", admin_token_source(settings))
     log.info("serving on http://%s:%d with %s", host, port, _describe(settings))
+    app = create_app(settings)
+    _tune_garbage_collector()
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(settings),
+            app,
             host=host,
             port=port,
             log_level=settings.log_level,
@@ -159,6 +162,25 @@ def serve(host: str, port: int, apply_migrations: bool | None, demo: bool) -> No
         )
     )
     server.run(sockets=[listener])
+
+
+#: Allocations between young-generation collections (CPython's default: 700).
+GC_THRESHOLDS = (50_000, 20, 100)
+
+
+def _tune_garbage_collector() -> None:
+    """Collect cycles less often, and never rescan what start-up loaded.
+
+    A request allocates thousands of short-lived objects (a report's models,
+    rows and dictionaries), and a batch millions: with CPython's defaults the
+    collector ran several times per report and, through a batch, rescanned
+    the whole heap again and again (a 10,000-report batch spent 60 % of its
+    parsing in it). Frozen start-up objects (modules, compiled statements,
+    schemas) are never scanned; cycles are still collected, in larger rounds.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def _shell_assignment(line: str) -> str:

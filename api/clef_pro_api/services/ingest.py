@@ -50,7 +50,7 @@ from clef_pro.domain.report import Protocol, Report, content_digest, inherit_bra
 from clef_pro_api.services import outbox
 from clef_pro_api.services.errors import NotFound
 from clef_pro_api.storage import models
-from clef_pro_api.storage.exchange import Answer, Exchange
+from clef_pro_api.storage.exchange import Exchange
 from clef_pro_api.storage.models import utcnow
 
 #: Reports per multi-row statement (and per lookup of already stored commits).
@@ -185,23 +185,6 @@ _LOCK: Final = {
 }
 _head = aliased(_R, name="head")
 _this = aliased(_R, name="this")
-_STATE: Final = {
-    caller: select(
-        _I.c.head_report_id,
-        _head.c.commit_timestamp,
-        _this.c.id,
-        _this.c.digest,
-        _this.c.commit_timestamp,
-    )
-    .select_from(
-        _I.outerjoin(_head, _head.c.id == _I.c.head_report_id).outerjoin(
-            _this,
-            and_(_this.c.integration_id == _I.c.id, _this.c.commit_sha == bindparam("p_sha")),
-        )
-    )
-    .where(_I.c.id == _integration_of(caller))
-    for caller in (ByKey, ById)
-}
 _ALERT_COLUMNS = (
     _A.c.id,
     _A.c.rule_id,
@@ -219,13 +202,36 @@ _ALERT_COLUMNS = (
     _A.c.last_seen_commit,
     _A.c.opened_at,
 )
-_OPEN_ALERTS: Final = {
-    caller: select(*_ALERT_COLUMNS).where(
-        _A.c.integration_id == _integration_of(caller),
-        _A.c.status == lifecycle.AlertStatus.OPEN.value,
+#: What the submission finds, read after the lock is held: the HEAD's commit
+#: time, the stored version of this commit, and the open alerts (one row per
+#: open alert, or one row without an alert when none is open).
+_STATE: Final = {
+    caller: select(
+        _I.c.head_report_id,
+        _head.c.commit_timestamp,
+        _this.c.id,
+        _this.c.digest,
+        _this.c.commit_timestamp,
+        *_ALERT_COLUMNS,
     )
+    .select_from(
+        _I.outerjoin(_head, _head.c.id == _I.c.head_report_id)
+        .outerjoin(
+            _this,
+            and_(_this.c.integration_id == _I.c.id, _this.c.commit_sha == bindparam("p_sha")),
+        )
+        .outerjoin(
+            _A,
+            and_(
+                _A.c.integration_id == _I.c.id,
+                _A.c.status == lifecycle.AlertStatus.OPEN.value,
+            ),
+        )
+    )
+    .where(_I.c.id == _integration_of(caller))
     for caller in (ByKey, ById)
 }
+_STATE_COLUMNS: Final = 5
 _RECORDED_EVENTS: Final = select(_E.c.alert_id, _E.c.event).where(
     _E.c.report_id == bindparam("p_report")
 )
@@ -381,13 +387,11 @@ def ingest(
     kind = type(caller)
     locked_answer = exchange.query(_LOCK[kind], params)
     state_answer = exchange.query(_STATE[kind], params)
-    alerts_answer = exchange.query(_OPEN_ALERTS[kind], params)
     exchange.send()
     locked = _lock(caller, locked_answer.first())
     config = locked.config
-    state = state_answer.first()
-    assert state is not None
-    head_report_id, head_timestamp, this_id, this_digest, this_timestamp = state
+    state = state_answer.rows
+    head_report_id, head_timestamp, this_id, this_digest, this_timestamp = state[0][:_STATE_COLUMNS]
 
     known: dict[str, _Known] = {}
     if this_id is not None:
@@ -445,7 +449,7 @@ def ingest(
         last=normalised,
         report_id=report_id,
         resubmitted=previous is not None,
-        alerts_answer=alerts_answer,
+        state=state,
         now=now,
         protocol=protocol,
     )
@@ -460,13 +464,15 @@ def _move_head(
     last: Report,
     report_id: str,
     resubmitted: bool,
-    alerts_answer: Answer,
+    state: list[Sequence[Any]],
     now: datetime,
     protocol: Protocol,
 ) -> None:
     """The report is the new HEAD: move it, run the lifecycle, queue messages."""
     config = locked.config
-    open_alerts = [AlertRecord(*row) for row in alerts_answer.rows]
+    open_alerts = [
+        AlertRecord(*row[_STATE_COLUMNS:]) for row in state if row[_STATE_COLUMNS] is not None
+    ]
     recorded: dict[str, str] = {}
     already: set[str] = set()
     if resubmitted:
