@@ -193,10 +193,15 @@ class Exchange:
             if commit and self._began:
                 queued.append((_COMMIT, {}, None))
             with driver.pipeline():
+                # Statements whose results nobody reads share one cursor.
+                writer = None
                 for statement, params, answer in queued:
                     unit = compiled(statement, self.dialect)
                     sql = unit.sql
-                    cursor = driver.cursor()
+                    if answer is not None:
+                        cursor = driver.cursor()
+                    else:
+                        cursor = writer = writer or driver.cursor()
                     if isinstance(params, Mapping):
                         cursor.execute(
                             sql, _wrap(params, unit, Jsonb) if params or unit.defaults else None
