@@ -11,10 +11,16 @@
 #   docker buildx imagetools inspect python:3.11.14-slim-bookworm
 #   FROM python:3.11.14-slim-bookworm@sha256:<digest> AS build
 
+# The base of both stages. The default is the official image; a build on a
+# machine without a registry may name a local image with the same Python
+# (hack/cluster.sh builds one from Debian's packages):
+#   docker build --build-arg BASE_IMAGE=localhost/my-python:3.11 -t clef-pro:dev .
+ARG BASE_IMAGE=python:3.11.14-slim-bookworm
+
 # ---------------------------------------------------------------- build
 # Builds the wheels of Clef Pro and of every dependency, and installs them
 # into a virtual environment; only that environment reaches the final image.
-FROM python:3.11.14-slim-bookworm AS build
+FROM ${BASE_IMAGE} AS build
 
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
@@ -30,7 +36,7 @@ RUN pip wheel --wheel-dir /wheels . \
  && pip --python /opt/clef-pro/bin/python install --no-index --find-links /wheels /wheels/*.whl
 
 # ---------------------------------------------------------------- runtime
-FROM python:3.11.14-slim-bookworm
+FROM ${BASE_IMAGE}
 
 LABEL org.opencontainers.image.title="Clef Pro" \
       org.opencontainers.image.description="Reporting and alerting for Clef secrets governance: service, migrations and operator" \

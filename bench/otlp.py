@@ -22,6 +22,7 @@ in the same run, against the same server and PostgreSQL:
 Run on demand, not in CI::
 
     .venv/bin/python -m bench.otlp [--pushes N] [--batch N] [--json out.json]
+        [--skip-protocols] [--skip-backfill] [--skip-hostile]
 """
 
 from __future__ import annotations
@@ -339,6 +340,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--singles", type=int, default=1000, help="of those, timed one by one and scaled (1000)"
     )
+    parser.add_argument("--skip-protocols", action="store_true", help="skip OTLP vs report API")
+    parser.add_argument("--skip-backfill", action="store_true", help="skip the backfill")
     parser.add_argument("--skip-hostile", action="store_true", help="skip the 32 MiB bodies")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args(argv)
@@ -353,10 +356,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("warning: something else is using the CPUs; absolute figures will be low")
         client = service.client()
         try:
-            figures["protocols"] = run_protocols(service, client, args.pushes)
-            figures["backfill"] = asdict(
-                run_backfill(service, client, pid, args.batch, min(args.singles, args.batch))
-            )
+            if not args.skip_protocols:
+                figures["protocols"] = run_protocols(service, client, args.pushes)
+            if not args.skip_backfill:
+                figures["backfill"] = asdict(
+                    run_backfill(service, client, pid, args.batch, min(args.singles, args.batch))
+                )
         finally:
             client.close()
         if not args.skip_hostile:

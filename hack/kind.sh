@@ -10,20 +10,29 @@
 #
 # Needs on PATH: docker, kind (0.20 or newer), kubectl, helm (3.x).
 #
-# Usage: hack/kind.sh [up|down]
-#   up     (the default) everything above
-#   down   delete the kind cluster
+# Usage: hack/kind.sh [up|install|down]
+#   up       (the default) everything above
+#   install  only the steps after the image is loaded (Postgres, the chart,
+#            docs/examples/), on whatever cluster the context points at;
+#            hack/cluster.sh install runs this on the tests' own node
+#   down     delete the kind cluster
 #
 # Environment:
-#   CLEF_PRO_KIND_CLUSTER  kind cluster name (default clef-pro)
-#   CLEF_PRO_IMAGE_TAG     tag of the image clef-pro:TAG it builds (default dev)
+#   CLEF_PRO_KIND_CLUSTER   kind cluster name (default clef-pro)
+#   CLEF_PRO_IMAGE_TAG      tag of the image clef-pro:TAG it builds (default dev)
+#   CLEF_PRO_KUBE_CONTEXT   kubectl context (default kind-CLUSTER)
+#   CLEF_PRO_POSTGRES_IMAGE image of the development PostgreSQL
+#                           (default: the one hack/kind/postgres.yaml names)
+#   CLEF_PRO_DOWN_COMMAND   what the closing hint says removes everything
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 CLUSTER=${CLEF_PRO_KIND_CLUSTER:-clef-pro}
 TAG=${CLEF_PRO_IMAGE_TAG:-dev}
 IMAGE="clef-pro:${TAG}"
-CONTEXT="kind-${CLUSTER}"
+CONTEXT=${CLEF_PRO_KUBE_CONTEXT:-kind-${CLUSTER}}
+POSTGRES_IMAGE=${CLEF_PRO_POSTGRES_IMAGE:-}
+DOWN=${CLEF_PRO_DOWN_COMMAND:-hack/kind.sh down}
 NAMESPACE=clef-pro      # Clef Pro and its development database
 TEAM_NAMESPACE=payments # where the example resources go
 RELEASE=clef-pro
@@ -54,6 +63,12 @@ up() {
   log "loading ${IMAGE} into the cluster"
   kind load docker-image "${IMAGE}" --name "${CLUSTER}"
 
+  install
+}
+
+install() {
+  need kubectl helm
+
   local ns
   for ns in "${NAMESPACE}" "${TEAM_NAMESPACE}"; do
     k create namespace "${ns}" --dry-run=client -o yaml | k apply -f - >/dev/null
@@ -69,7 +84,12 @@ up() {
     k -n "${NAMESPACE}" create secret generic clef-pro-database \
       --from-literal=url="postgresql+psycopg://clefpro:${password}@postgres.${NAMESPACE}.svc:5432/clefpro"
   fi
-  k -n "${NAMESPACE}" apply -f hack/kind/postgres.yaml
+  if [[ -n "${POSTGRES_IMAGE}" ]]; then
+    sed "s|^\( *image:\) postgres:.*|\1 ${POSTGRES_IMAGE}|" hack/kind/postgres.yaml |
+      k -n "${NAMESPACE}" apply -f -
+  else
+    k -n "${NAMESPACE}" apply -f hack/kind/postgres.yaml
+  fi
   k -n "${NAMESPACE}" rollout status deployment/postgres --timeout=300s
 
   log "installing the chart (the migration job runs first)"
@@ -90,7 +110,7 @@ up() {
 
   cat <<EOT
 
-Clef Pro is running in kind cluster "${CLUSTER}". Next:
+Clef Pro is running in the cluster of context "${CONTEXT}". Next:
 
   # 1. Reach the service (leave it running):
   kubectl --context ${CONTEXT} -n ${NAMESPACE} port-forward svc/${RELEASE} 8000:8000 &
@@ -109,7 +129,7 @@ Clef Pro is running in kind cluster "${CLUSTER}". Next:
   curl -sS -H "Authorization: Bearer \$TOKEN" http://127.0.0.1:8000/api/v1/integrations/${TEAM_NAMESPACE}.payments-api/alerts
 
   # The dashboard: http://127.0.0.1:8000/ (API documentation at /docs)
-  # Remove everything: hack/kind.sh down
+  # Remove everything: ${DOWN}
 EOT
 }
 
@@ -120,6 +140,7 @@ down() {
 
 case "${1:-up}" in
   up) up ;;
+  install) install ;;
   down) down ;;
   *)
     sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2

@@ -20,6 +20,16 @@ command -v openssl >/dev/null || missing+=(openssl)
 command -v chromium >/dev/null || missing+=(chromium)
 [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
 command -v shellcheck >/dev/null || missing+=(shellcheck)
+# The one-node cluster of the `cluster` tests (hack/cluster.sh), which need root:
+# its container runtime and network plugins, and what builds its images.
+if [ "$(id -u)" = 0 ]; then
+  command -v containerd >/dev/null || missing+=(containerd)
+  command -v runc >/dev/null || missing+=(runc)
+  [ -x /usr/lib/cni/bridge ] || missing+=(containernetworking-plugins)
+  command -v mmdebstrap >/dev/null || missing+=(mmdebstrap)
+  command -v dockerd >/dev/null || missing+=(docker.io)
+  command -v iptables >/dev/null || missing+=(iptables)
+fi
 if ((${#missing[@]})); then
   log "installing Debian packages: ${missing[*]}"
   sudo=""
@@ -37,14 +47,22 @@ log "installing clef-pro and its development dependencies"
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[dev]'
 
-# --- Go builds, cached outside the repo: the Kubernetes control plane and the
-# Alertmanager of the notification tests. Both mostly wait on downloads on a
-# cold machine, so they run side by side.
-log "building the test control plane and Alertmanager (cached after the first build)"
+# --- Go builds, cached outside the repo: the Kubernetes control plane, the
+# Alertmanager of the notification tests, the OpenTelemetry Collector of the
+# OTLP tests and the one-node cluster's parts (node components, CoreDNS, and as
+# root its images). They mostly wait on downloads on a cold machine, so they
+# run side by side.
+log "building the test control plane, Alertmanager, the Collector and the test node (cached after the first build)"
 hack/alertmanager.sh build &
 alertmanager_build=$!
+hack/otelcol.sh build &
+otelcol_build=$!
+hack/cluster.sh build &
+cluster_build=$!
 hack/envtest.sh build
 wait "${alertmanager_build}"
+wait "${otelcol_build}"
+wait "${cluster_build}"
 
 # --- Static checks ----------------------------------------------------------
 log "ruff, mypy, import-linter"

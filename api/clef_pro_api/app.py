@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from clef_pro_api import dashboard, errors
 from clef_pro_api.kubernetes import TokenReviewer
 from clef_pro_api.limits import BodySizeLimit
+from clef_pro_api.proxies import parse_networks
 from clef_pro_api.routes import (
     admin,
     alerts,
@@ -21,15 +22,23 @@ from clef_pro_api.routes import (
 )
 from clef_pro_api.routes.bodies import document_bodies
 from clef_pro_api.services.delivery import start_checker, start_sender
+from clef_pro_api.services.ratelimit import FailureLimiter
 from clef_pro_api.settings import Settings
-from clef_pro_api.storage.db import create_db_engine, session_factory
+from clef_pro_api.storage.db import create_db_engine, read_session_factory, session_factory
 
 BATCH_PATHS = ("/api/v1/reports/batch", "/admin/")
 OTLP_LOGS_PATH = "/v1/logs"
 
 
+class WeakAdminToken(ValueError):
+    """The configured admin token is too easy to guess to guard the service."""
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    weakness = settings.admin_token_weakness()
+    if weakness is not None:
+        raise WeakAdminToken(weakness)
     engine = create_db_engine(settings.resolved_database_url, pool_size=settings.database_pool_size)
 
     @asynccontextmanager
@@ -57,6 +66,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = session_factory(engine)
+    app.state.read_sessions = read_session_factory(engine)
+    app.state.auth_failures = FailureLimiter(
+        settings.auth_failure_rate_per_second, settings.auth_failure_burst
+    )
+    app.state.trusted_proxies = parse_networks(settings.proxy_trusted_addresses)
+    app.state.gauge_refresh = health.GaugeRefresh(settings.metrics_refresh_seconds)
     app.state.token_reviewer = (
         TokenReviewer(
             audience=settings.kubernetes_token_audience,

@@ -122,6 +122,9 @@ def serve(host: str, port: int, apply_migrations: bool | None, demo: bool) -> No
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
     )
+    weakness = settings.admin_token_weakness()
+    if weakness is not None:
+        raise click.ClickException(weakness)
     listener = bind(host, port)
     port = listener.getsockname()[1]
     try:
@@ -147,11 +150,9 @@ def serve(host: str, port: int, apply_migrations: bool | None, demo: bool) -> No
     else:
         log.info("admin token: read from %s", admin_token_source(settings))
     log.info("serving on http://%s:%d with %s", host, port, _describe(settings))
-    app = create_app(settings)
-    _tune_garbage_collector()
     server = uvicorn.Server(
         uvicorn.Config(
-            app,
+            create_app(settings),
             host=host,
             port=port,
             log_level=settings.log_level,
@@ -161,6 +162,7 @@ def serve(host: str, port: int, apply_migrations: bool | None, demo: bool) -> No
             proxy_headers=settings.dashboard_auth != "proxy",
         )
     )
+    _freeze_startup_heap()
     server.run(sockets=[listener])
 
 
@@ -168,15 +170,19 @@ def serve(host: str, port: int, apply_migrations: bool | None, demo: bool) -> No
 GC_THRESHOLDS = (50_000, 20, 100)
 
 
-def _tune_garbage_collector() -> None:
-    """Collect cycles less often, and never rescan what start-up loaded.
+def _freeze_startup_heap() -> None:
+    """Keep what start-up built (modules, classes, the app: some 150,000
+    objects that live as long as the process) out of garbage collection, and
+    collect what requests create in larger rounds.
 
-    A request allocates thousands of short-lived objects (a report's models,
-    rows and dictionaries), and a batch millions: with CPython's defaults the
-    collector ran several times per report and, through a batch, rescanned
-    the whole heap again and again (a 10,000-report batch spent 60 % of its
-    parsing in it). Frozen start-up objects (modules, compiled statements,
-    schemas) are never scanned; cycles are still collected, in larger rounds.
+    A full collection walks every tracked object with the GIL held, so it
+    stalls the event loop, and every request with it, for as long as it takes:
+    about 250 ms for that heap on a busy 2-core machine, at unpredictable
+    moments (a large batch makes many). Frozen, they are never walked again.
+    A request allocates thousands of short-lived objects and a batch millions:
+    with CPython's default thresholds the collector ran several times per
+    report and, through a batch, rescanned its growing heap again and again
+    (60 % of a 10,000-report batch's parsing); cycles are still collected.
     """
     gc.collect()
     gc.freeze()

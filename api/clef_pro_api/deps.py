@@ -11,6 +11,11 @@ endpoint of both protocols. The CI write endpoints take the presented key
 with :data:`PresentedCIKeyDep` (headers only, no I/O) and resolve it with
 :func:`authenticate_ci_key` inside the one worker-thread hop that also
 parses and stores the body.
+
+Every credential check counts the caller's failures per client address and
+kind of credential (:class:`~clef_pro_api.services.ratelimit.FailureLimiter`):
+a client that failed too often gets ``429`` with ``Retry-After``, whatever it
+presents, until its allowance refills.
 """
 
 from __future__ import annotations
@@ -18,13 +23,18 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterator
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Path, Query, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import AfterValidator
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session, sessionmaker
 from starlette import status
+from starlette.requests import HTTPConnection
 
+from clef_pro.domain.config import INTEGRATION_ID_PATTERN
+from clef_pro.domain.wire import refuse_controls
 from clef_pro_api.kubernetes import TokenReviewer
+from clef_pro_api.proxies import Network, client_address
 from clef_pro_api.services.auth import (
     Administrator,
     CIKey,
@@ -35,6 +45,7 @@ from clef_pro_api.services.auth import (
     resolve_api_key,
 )
 from clef_pro_api.services.delivery import Sender
+from clef_pro_api.services.ratelimit import CredentialKind, FailureLimiter, TooManyFailures
 from clef_pro_api.settings import Settings
 
 # Dependencies that do no I/O are ``async`` so FastAPI runs them inline
@@ -42,20 +53,40 @@ from clef_pro_api.settings import Settings
 # they do, on every request).
 
 
+def _optional_plain(value: str | None) -> str | None:
+    return None if value is None else refuse_controls(value)
+
+
 async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
+#: Methods whose handlers only read: their sessions never take SQLite's write lock.
+READING_METHODS = frozenset({"GET", "HEAD"})
+
+
 def get_session(request: Request) -> Iterator[Session]:
     """A session per request. Writers commit explicitly before they answer,
     so a ``200`` always means committed; anything else is rolled back."""
-    sessions: sessionmaker[Session] = request.app.state.sessions
+    reads = request.method in READING_METHODS
+    sessions: sessionmaker[Session] = (
+        request.app.state.read_sessions if reads else request.app.state.sessions
+    )
     with sessions() as session:
         yield session
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+# Ids and names in paths and queries are checked before they reach a query:
+# PostgreSQL refuses a NUL where SQLite would look it up, and both must answer
+# the same ``422`` naming the parameter.
+IntegrationIdPath = Annotated[str, Path(pattern=INTEGRATION_ID_PATTERN)]
+#: An alert's or notification's id (a UUID this service made; anything else is not found).
+RowIdPath = Annotated[str, Path(min_length=1, max_length=64), AfterValidator(refuse_controls)]
+#: A channel name to filter by.
+ChannelQuery = Annotated[str | None, Query(max_length=63), AfterValidator(_optional_plain)]
 SessionDep = Annotated[Session, Depends(get_session)]
 
 _bearer = HTTPBearer(auto_error=False, description="A Clef Pro API key or the admin token")
@@ -110,12 +141,50 @@ async def document_ci_key(
 PresentedTokenDep = Annotated[str, Depends(presented_token)]
 
 
-def authenticate_ci_key(session: Session | Connection, presented: str, settings: Settings) -> CIKey:
+class Attempts:
+    """One client's authentication attempts of one kind: refused up front when
+    it failed too often, counted when it fails."""
+
+    def __init__(self, request: HTTPConnection, kind: CredentialKind) -> None:
+        self._limiter: FailureLimiter = request.app.state.auth_failures
+        trusted: tuple[Network, ...] = request.app.state.trusted_proxies
+        self.address = client_address(request, trusted)
+        self.kind: CredentialKind = kind
+
+    def check(self) -> None:
+        """Raises :class:`TooManyFailures` while this client is held back."""
+        self._limiter.check(self.address, self.kind)
+
+    def failed(self) -> None:
+        self._limiter.failed(self.address, self.kind)
+
+
+def too_many_failures(error: TooManyFailures) -> HTTPException:
+    return HTTPException(
+        status.HTTP_429_TOO_MANY_REQUESTS,
+        "too many failed authentication attempts from this address; retry later",
+        headers={"Retry-After": error.retry_after_header},
+    )
+
+
+def _kind_of(token: str) -> CredentialKind:
+    return "api-key" if looks_like_api_key(token) else "admin-token"
+
+
+def authenticate_ci_key(
+    session: Session | Connection, presented: str, settings: Settings, request: HTTPConnection
+) -> CIKey:
     """Resolve a presented CI API key (does I/O: call it in the request's worker thread)."""
+    attempts = Attempts(request, "api-key")
+    try:
+        attempts.check()
+    except TooManyFailures as error:
+        raise too_many_failures(error) from None
     if is_admin_token(presented, settings.admin_token_value):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "this endpoint takes a CI API key")
     ci_key = resolve_api_key(session, presented) if looks_like_api_key(presented) else None
     if ci_key is None:
+        attempts.failed()
         raise unauthorized()
     return ci_key
 
@@ -126,16 +195,23 @@ def get_principal(
     session: SessionDep,
     token: PresentedTokenDep,
 ) -> Principal:
+    attempts = Attempts(request, _kind_of(token))
+    try:
+        attempts.check()
+    except TooManyFailures as error:
+        raise too_many_failures(error) from None
     if is_admin_token(token, settings.admin_token_value):
         return Administrator()
     if looks_like_api_key(token):
         ci_key = resolve_api_key(session, token)
         if ci_key is None:
+            attempts.failed()
             raise unauthorized()
         return ci_key
     reviewer: TokenReviewer | None = request.app.state.token_reviewer
     identity = reviewer.review(token) if reviewer is not None else None
     if identity is None:
+        attempts.failed()
         raise unauthorized()
     operator = operator_identity(settings.operator_service_account)
     if identity.username != operator:

@@ -23,11 +23,13 @@ from typing import Any, Final
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette import status
 
 from clef_pro.domain.config import CHANNEL_TYPES
 from clef_pro.domain.report import SCOPE_FORMS
+from clef_pro_api import schemas
 from clef_pro_api.services.errors import Conflict, InvalidParameter, NotFound
 
 log = logging.getLogger(__name__)
@@ -200,6 +202,71 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Conflict)
     async def _conflict(_request: Request, exc: Conflict) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_409_CONFLICT)
+
+
+#: The refusals routes answer, as the OpenAPI document shows them: one
+#: definition, picked per route with :func:`answers` (FastAPI's ``responses=``).
+ERROR_RESPONSES: Final[dict[int, dict[str, Any]]] = {
+    status.HTTP_400_BAD_REQUEST: {
+        "model": schemas.ErrorMessage,
+        "description": "The body cannot be read (malformed, or not what this endpoint takes)",
+    },
+    status.HTTP_401_UNAUTHORIZED: {
+        "model": schemas.ErrorMessage,
+        "description": "Missing, malformed, unknown or revoked credentials",
+    },
+    status.HTTP_403_FORBIDDEN: {
+        "model": schemas.ErrorMessage,
+        "description": "A credential of the wrong kind: the admin token where a CI API key "
+        "is needed, or a CI API key where the admin token is",
+    },
+    status.HTTP_404_NOT_FOUND: {
+        "model": schemas.ErrorMessage,
+        "description": "No such resource (or none this credential may see)",
+    },
+    status.HTTP_409_CONFLICT: {
+        "model": schemas.ErrorMessage,
+        "description": "Conflicts with what is stored; the message says how",
+    },
+    status.HTTP_413_CONTENT_TOO_LARGE: {
+        "model": schemas.ErrorMessage,
+        "description": "The body is larger than this endpoint takes; nothing was stored",
+    },
+    status.HTTP_415_UNSUPPORTED_MEDIA_TYPE: {
+        "model": schemas.ErrorMessage,
+        "description": "The body is not declared as JSON",
+    },
+    status.HTTP_422_UNPROCESSABLE_CONTENT: {
+        "model": schemas.ValidationErrors,
+        "description": "A parameter or field is invalid: each entry names it and says why, "
+        "never repeating the value; nothing was stored",
+    },
+    status.HTTP_429_TOO_MANY_REQUESTS: {
+        "model": schemas.ErrorMessage,
+        "description": "Too many requests; retry after Retry-After seconds",
+    },
+    status.HTTP_503_SERVICE_UNAVAILABLE: {
+        "model": schemas.ErrorMessage,
+        "description": "The database is unavailable; nothing was stored, retry after "
+        "Retry-After seconds",
+    },
+}
+
+
+def answers(
+    *codes: int, model: type[BaseModel] | None = None, content: dict[str, Any] | None = None
+) -> dict[int | str, dict[str, Any]]:
+    """The documented refusals ``codes``, for a route's ``responses=``; a route
+    whose error bodies differ (OTLP's) names its ``model`` and extra ``content``."""
+    chosen: dict[int | str, dict[str, Any]] = {}
+    for code in codes:
+        answer = dict(ERROR_RESPONSES[code])
+        if model is not None:
+            answer["model"] = model
+        if content is not None:
+            answer["content"] = content
+        chosen[code] = answer
+    return chosen
 
 
 def database_unavailable_response() -> JSONResponse:

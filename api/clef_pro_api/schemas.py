@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
 from clef_pro.domain.durations import DURATION_PATTERN, parse_duration
@@ -105,6 +105,8 @@ class IntegrationSummary(ApiModel):
 
 class IntegrationList(ApiModel):
     items: list[IntegrationSummary]
+    #: Pass as ``cursor`` for the next page (by name); ``null`` on the last page.
+    next_cursor: str | None = None
 
 
 class MatrixView(ApiModel):
@@ -244,13 +246,24 @@ class AcknowledgeRequest(ApiModel):
     #: notify again. Absent: for as long as the alert is open.
     acknowledge_for: Annotated[str, Field(pattern=DURATION_PATTERN, max_length=32)] | None = None
 
+    @field_validator("acknowledge_for")
+    @classmethod
+    def _readable(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_duration(value)  # a span too long for the calendar is a 422 here
+        return value
+
     @property
     def duration(self) -> timedelta | None:
         return parse_duration(self.acknowledge_for) if self.acknowledge_for else None
 
 
 class AlertList(ApiModel):
+    """A page of alerts, newest opened first."""
+
     items: list[AlertView]
+    #: Pass as ``cursor`` for the next (older) page; ``null`` on the last page.
+    next_cursor: str | None = None
 
 
 # ---------------------------------------------------------------- notifications
@@ -332,8 +345,12 @@ class ChannelNotificationSummary(ApiModel):
 
 class AlertNotifications(ApiModel):
     alert_id: str
+    #: Every channel that was told of the alert (counts over all its notifications).
     channels: list[ChannelNotificationSummary]
+    #: A page of the notifications that told of it, newest first.
     items: list[NotificationView]
+    #: Pass as ``cursor`` for the next (older) page; ``null`` on the last page.
+    next_cursor: str | None = None
 
 
 class NotificationBacklog(ApiModel):
@@ -347,3 +364,32 @@ class NotificationBacklog(ApiModel):
 class NotificationStatus(ApiModel):
     delivery: list[DeliveryState]
     backlog: NotificationBacklog
+
+
+# ---------------------------------------------------------------- error bodies
+
+
+class ErrorMessage(BaseModel):
+    """Every refusal but a validation error: one sentence, never the input."""
+
+    detail: str
+
+
+class FieldError(BaseModel):
+    """One refused parameter or field: where it is, and why (never its value)."""
+
+    loc: list[str | int]
+    field: str
+    msg: str
+    type: str
+
+
+class ValidationErrors(BaseModel):
+    detail: list[FieldError]
+
+
+class OtlpStatus(BaseModel):
+    """An OTLP refusal: a ``google.rpc.Status`` (in JSON; protobuf for protobuf requests)."""
+
+    code: int
+    message: str

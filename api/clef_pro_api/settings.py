@@ -17,6 +17,10 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from clef_pro.domain.destinations import IPNetwork, parse_networks
 
+#: The least a user-set admin token must have (random tokens have far more).
+ADMIN_TOKEN_MIN_LENGTH = 24
+ADMIN_TOKEN_MIN_DISTINCT = 10
+
 
 def _default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("clef-pro", appauthor=False))
@@ -45,7 +49,10 @@ class Settings(BaseSettings):
     database_pool_size: Annotated[int, Field(ge=1, le=200)] = 10
 
     #: Bearer token of the config and read APIs in standalone mode. Prefer
-    #: ``admin_token_file`` (a mounted Secret) to an environment variable.
+    #: ``admin_token_file`` (a mounted Secret) to an environment variable. A
+    #: weak one (shorter than 24 characters, or fewer than 10 different
+    #: characters) is refused at start-up: generate one with
+    #: ``openssl rand -base64 32``.
     admin_token: SecretStr | None = None
     admin_token_file: Path | None = None
     #: Where people find the admin token, shown on the dashboard's sign-in page
@@ -60,6 +67,22 @@ class Settings(BaseSettings):
     #: How far ahead of the server's clock a commit timestamp may be (hours);
     #: past it a report is refused, so a forged timestamp cannot hold the HEAD.
     max_commit_future_hours: Annotated[float, Field(gt=0, le=24 * 365)] = 24.0
+
+    #: Failed authentication attempts a client address may make at once, per
+    #: kind of credential (dashboard sign-in, admin token, API key); past it
+    #: every attempt of that kind gets ``429`` with ``Retry-After``.
+    auth_failure_burst: Annotated[int, Field(ge=1, le=10_000)] = 10
+    #: Failed attempts per second a client regains (0.1: one every 10 s);
+    #: ``0`` turns the limit off.
+    auth_failure_rate_per_second: Annotated[float, Field(ge=0)] = 0.1
+
+    #: Bearer token Prometheus must present at ``/metrics``; a file (a mounted
+    #: Secret) wins. Unset: ``/metrics`` answers anyone who can reach it.
+    metrics_token: SecretStr | None = None
+    metrics_token_file: Path | None = None
+    #: Seconds the gauges read from the database (the outbox backlog) are
+    #: reused between scrapes: a scrape alone never queries the database.
+    metrics_refresh_seconds: Annotated[float, Field(gt=0, le=3600)] = 15.0
 
     # --------------------------------------------------------------------- OTLP
     # ``POST /v1/logs`` and ``GET /v1/checkpoint`` (README: "Point your Clef CLI").
@@ -242,3 +265,26 @@ class Settings(BaseSettings):
     @property
     def admin_token_value(self) -> str | None:
         return _secret_value(self.admin_token_file, self.admin_token)
+
+    @property
+    def metrics_token_value(self) -> str | None:
+        return _secret_value(self.metrics_token_file, self.metrics_token)
+
+    def admin_token_weakness(self) -> str | None:
+        """Why the configured admin token is too weak to guard the service
+        (naming the setting it came from, never the token), or ``None``."""
+        token = self.admin_token_value
+        if token is None:
+            return None
+        setting = (
+            "CLEF_PRO_ADMIN_TOKEN_FILE"
+            if self.admin_token_file is not None
+            else "CLEF_PRO_ADMIN_TOKEN"
+        )
+        if len(token) < ADMIN_TOKEN_MIN_LENGTH or len(set(token)) < ADMIN_TOKEN_MIN_DISTINCT:
+            return (
+                f"the admin token of {setting} is too weak: it needs at least "
+                f"{ADMIN_TOKEN_MIN_LENGTH} characters, {ADMIN_TOKEN_MIN_DISTINCT} of them "
+                "different (generate one with: openssl rand -base64 32)"
+            )
+        return None

@@ -8,6 +8,7 @@ two sides from drifting apart.
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import timedelta
 from typing import Annotated, Any, ClassVar, Final, Literal, Self
@@ -29,20 +30,25 @@ from pydantic import (
     StrictStr,
     Tag,
     field_serializer,
+    field_validator,
     model_serializer,
     model_validator,
 )
 
 from clef_pro.domain.apikeys import SHA256_HEX_PATTERN
 from clef_pro.domain.durations import DURATION_PATTERN, parse_duration
+from clef_pro.domain.screening import find_control_character
 from clef_pro.domain.severity import Severity
-from clef_pro.domain.wire import RuleId, Text200, WireModel
+from clef_pro.domain.wire import NoControls, RuleId, Text200, WireModel, refuse_controls
 
 INTEGRATION_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 OBJECT_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 
+BranchName = Annotated[StrictStr, NoControls]
 ObjectName = Annotated[str, Field(strict=True, max_length=63, pattern=OBJECT_NAME_PATTERN)]
-ParamValue = StrictStr | StrictInt | StrictFloat | StrictBool
+#: JSON has no NaN or Infinity (Python's parser takes them, PostgreSQL refuses
+#: them), and a policy parameter is handed back to the CLI as JSON.
+ParamValue = StrictStr | StrictInt | Annotated[StrictFloat, Field(allow_inf_nan=False)] | StrictBool
 
 
 class ConfigModel(WireModel):
@@ -95,8 +101,25 @@ class PolicyRule(ConfigModel):
     severity: Severity
     params: Annotated[dict[str, ParamValue], Field(max_length=32)] = Field(default_factory=dict)
 
+    @field_validator("params", mode="before")
+    @classmethod
+    def _storable_params(cls, value: Any) -> Any:
+        # Checked before the union so that the error names ``params``, not a
+        # union member, and never repeats a parameter's name (which is input).
+        if not isinstance(value, dict):
+            return value
+        for name, param in value.items():
+            if isinstance(name, str) and find_control_character(name) is not None:
+                raise ValueError("has a parameter name with a control character")
+            if isinstance(param, str) and find_control_character(param) is not None:
+                raise ValueError("has a parameter value with a control character")
+            if isinstance(param, float) and not math.isfinite(param):
+                raise ValueError("has a parameter that is not a finite number (NaN, Infinity)")
+        return value
+
 
 def _http_url(value: str) -> str:
+    refuse_controls(value)
     parts = urlsplit(value)
     if (
         parts.scheme not in ("https", "http")
@@ -128,6 +151,12 @@ Duration = Annotated[
 SecretUrl = Annotated[
     str, Field(strict=True, max_length=2048, repr=False), AfterValidator(_http_url)
 ]
+
+
+def _no_control_in_secret(value: SecretStr) -> SecretStr:
+    if find_control_character(value.get_secret_value()) is not None:
+        raise ValueError("contains a control character, which is not allowed here")
+    return value
 
 
 def _reveal(value: SecretStr, info: FieldSerializationInfo) -> str | SecretStr:
@@ -177,7 +206,9 @@ class WebhookChannel(ChannelBase):
 
     type: Literal["webhook"]
     url: SecretUrl
-    signing_key: Annotated[SecretStr, Field(min_length=16, max_length=1024)]
+    signing_key: Annotated[
+        SecretStr, Field(min_length=16, max_length=1024), AfterValidator(_no_control_in_secret)
+    ]
 
     @field_serializer("signing_key", when_used="always")
     def _serialize_key(self, value: SecretStr, info: FieldSerializationInfo) -> str | SecretStr:
@@ -292,26 +323,41 @@ Channel = Annotated[
 
 
 #: A Kubernetes object name (DNS-1123 subdomain): what an Integration may be called.
+UID_PATTERN = r"^[0-9A-Za-z-]{1,64}$"
 SUBDOMAIN_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 
 
 class IntegrationSource(ConfigModel):
     """The Integration resource a config was resolved from. The dashboard's
-    Kubernetes sign-in authorises people per integration with RBAC on it."""
+    Kubernetes sign-in authorises people per integration with RBAC on it, and
+    the service lets no other resource (nor one re-created under the same
+    name, told apart by its ``uid``) take its integration id over."""
 
     namespace: ObjectName
     name: Annotated[str, Field(strict=True, max_length=253, pattern=SUBDOMAIN_PATTERN)]
+    uid: Annotated[str, Field(strict=True, max_length=64, pattern=UID_PATTERN)] | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_unknown_uid(self, serialize: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Documents from before uids were kept stay byte-for-byte the same.
+        document: dict[str, Any] = serialize(self)
+        if document.get("uid") is None:
+            document.pop("uid", None)
+        return document
+
+    def describe(self) -> str:
+        return f"the Integration {self.name} in namespace {self.namespace}"
 
 
 class IntegrationConfig(ConfigModel):
-    display_name: Annotated[str, Field(strict=True, min_length=1, max_length=200)]
+    display_name: Annotated[str, Field(strict=True, min_length=1, max_length=200), NoControls]
     #: Set by the operator; absent for integrations configured otherwise, which
     #: only admin-token and proxy users of the dashboard then see.
     source: IntegrationSource | None = None
-    repository: Annotated[str, Field(strict=True, max_length=500)] | None = None
+    repository: Annotated[str, Field(strict=True, max_length=500), NoControls] | None = None
     #: Empty means every branch is tracked.
-    tracked_branches: Annotated[list[StrictStr], Field(max_length=100)] = Field(
-        default_factory=list
+    tracked_branches: Annotated[list[Annotated[StrictStr, NoControls]], Field(max_length=100)] = (
+        Field(default_factory=list)
     )
     collection: Collection = Field(default_factory=Collection)
     api_keys: Annotated[list[ApiKeyHash], Field(max_length=20)] = Field(default_factory=list)

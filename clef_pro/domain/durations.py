@@ -14,6 +14,9 @@ from typing import Final
 #: What a CRD's ``pattern`` and the config API accept.
 DURATION_PATTERN: Final = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"
 
+#: The longest span any setting may be.
+LONGEST: Final = timedelta(days=36_525)
+
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
 _UNIT_SECONDS: Final = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
@@ -22,7 +25,11 @@ def parse_duration(text: str) -> timedelta:
     """``1h30m``, ``90s``, ``250ms`` -> timedelta, as Kubernetes writes durations."""
     if not re.fullmatch(f"(?:{_PART.pattern})+", text):
         raise ValueError(f"not a duration like 24h or 1h30m: {text!r}")
-    return timedelta(seconds=sum(float(n) * _UNIT_SECONDS[u] for n, u in _PART.findall(text)))
+    seconds = sum(float(n) * _UNIT_SECONDS[u] for n, u in _PART.findall(text))
+    if not seconds <= LONGEST.total_seconds():
+        # Beyond this a moment plus the span leaves the calendar (an overflow, not a refusal).
+        raise ValueError("is longer than 100 years")
+    return timedelta(seconds=seconds)
 
 
 def describe(span: timedelta) -> str:

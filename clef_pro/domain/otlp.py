@@ -34,7 +34,12 @@ from pydantic import ValidationError
 
 from clef_pro.domain.report import Report
 from clef_pro.domain.scope import NAME_PATTERN
-from clef_pro.domain.screening import REDACTED, find_secret_shape, redact
+from clef_pro.domain.screening import (
+    REDACTED,
+    find_secret_shape,
+    redact,
+    strip_control_characters,
+)
 
 AttributeValue = str | int | bool | float
 
@@ -243,7 +248,7 @@ class _Cutter:
     def add(self, value: AttributeValue, *, forbidden: bool) -> None:
         if not isinstance(value, str):
             return
-        text = value.strip()
+        text = strip_control_characters(value).strip()
         if not text or (not forbidden and len(text) < _SHORTEST_CUT):
             return
         self.values.append(text)
@@ -254,6 +259,9 @@ class _Cutter:
         return _Cutter(list(self.values))
 
     def clean(self, text: str) -> str:
+        # A NUL cannot be stored in PostgreSQL (SQLite would keep it); a control
+        # character or lone surrogate can also hide a value from the cuts below.
+        text = strip_control_characters(text)
         for value in sorted(set(self.values), key=len, reverse=True):
             if value in text:
                 text = _cut(text, value)

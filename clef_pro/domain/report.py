@@ -18,7 +18,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Final, Self
 
@@ -268,16 +268,18 @@ class ReportBatch(WireModel):
     reports: Annotated[list[Report], Field(min_length=1)]
 
 
-def inherit_branches(reports: Sequence[Report]) -> list[Report]:
-    """Reports submitted together, with an unknown branch resolved.
+def newest_named_branch(newest_first: Iterable[str]) -> str:
+    """The branch that reports submitted together on an unknown branch take:
+    the newest one named (submitted together, they are the backfilled
+    ancestors of that HEAD), or unknown if none is."""
+    return next((branch for branch in newest_first if branch != UNKNOWN_BRANCH), UNKNOWN_BRANCH)
 
-    A report with an empty branch takes the branch of the newest report
-    (the last) that names one: submitted together, they are the backfilled
-    ancestors of that HEAD. With no named branch at all, the branch stays
-    unknown.
-    """
-    named = next((r.branch for r in reversed(reports) if not r.is_on_unknown_branch), None)
-    if named is None:
+
+def inherit_branches(reports: Sequence[Report]) -> list[Report]:
+    """Reports submitted together, with an unknown branch resolved
+    (:func:`newest_named_branch`)."""
+    named = newest_named_branch(report.branch for report in reversed(reports))
+    if named == UNKNOWN_BRANCH:
         return list(reports)
     return [
         report.model_copy(update={"branch": named}) if report.is_on_unknown_branch else report

@@ -66,6 +66,13 @@ def screen_text(value: str) -> str:
     return _remember(_CLEAN_TEXTS, value)
 
 
+def refuse_controls(value: str) -> str:
+    """Refuse a control character or lone surrogate in a one-line string that is
+    not screened (a config value, a path id): PostgreSQL cannot store a NUL,
+    SQLite would, and both must answer the same ``422``."""
+    return _refuse_controls(value, free_text=False)
+
+
 def _refuse_controls(value: str, *, free_text: bool) -> str:
     found = find_control_character(value, free_text=free_text)
     if found is not None:
@@ -85,6 +92,8 @@ def _refuse_secret_shapes(value: str) -> str:
 #: A one-line string of a report, refused if it carries a control character
 #: or secret-shaped data; and free text, which may also hold tabs and line breaks.
 Screened = AfterValidator(screen_line)
+#: A one-line string that is not screened but still may not carry a control character.
+NoControls = AfterValidator(refuse_controls)
 ScreenedText = AfterValidator(screen_text)
 
 Text200 = Annotated[str, Field(strict=True, min_length=1, max_length=200), Screened]

@@ -12,6 +12,8 @@ from datetime import datetime
 from typing import Any
 
 READY = "Ready"
+#: True while the Integration's id belongs to another source in the service.
+CONFLICT = "Conflict"
 
 
 def timestamp(moment: datetime) -> str:

@@ -148,6 +148,8 @@ def _selectable(kwargs: Mapping[str, Any]) -> tuple[list[Named], list[Named]]:
 @kopf.on.update(*INTEGRATIONS)
 async def integration_changed(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> None:
     outcome = await sync_integration(memo.runtime, body, *_selectable(kwargs), refresh_status=True)
+    if outcome.conflict:
+        kopf.warn(body, reason=outcome.reason, message=outcome.message)
     if outcome.transient:
         kopf.warn(body, reason=outcome.reason, message=outcome.message)
         raise kopf.TemporaryError(outcome.message, delay=10)

@@ -36,7 +36,7 @@ from clef_pro_operator.resolve import (
     selected,
 )
 from clef_pro_operator.resources import API_VERSION, IntegrationSpec, NotificationChannelSpec
-from clef_pro_operator.service import ServiceClient, ServiceRejected, ServiceUnavailable
+from clef_pro_operator.service import IdTaken, ServiceClient, ServiceRejected, ServiceUnavailable
 from clef_pro_operator.settings import OperatorSettings
 
 log = logging.getLogger("clef_pro_operator")
@@ -66,6 +66,9 @@ class Outcome:
     message: str
     #: A failure worth a Kubernetes Event (and a retry), not a steady state.
     transient: bool = False
+    #: The integration id belongs to another source: worth an Event, and a
+    #: ``Conflict`` condition, but no fast retry (the periodic sync tries again).
+    conflict: bool = False
 
 
 def _digest(document: Mapping[str, Any]) -> str:
@@ -144,7 +147,7 @@ async def sync_integration(
                 channels,
                 plan.valid_hashes,
                 await _channel_secrets(runtime.kube, namespace, selected_channels),
-                source=IntegrationSource(namespace=namespace, name=name),
+                source=IntegrationSource(namespace=namespace, name=name, uid=uid),
             )
             digest = _digest(resolution.config.document())
             if runtime.synced.get(uid) != digest:
@@ -159,6 +162,10 @@ async def sync_integration(
             outcome = Outcome(False, error.reason, error.message)
         except ServiceUnavailable as error:
             outcome = Outcome(False, "ServiceUnreachable", str(error), transient=True)
+        except IdTaken as error:
+            # Nothing of the other source's integration (keys, status) is shown here.
+            runtime.synced.pop(uid, None)
+            outcome = Outcome(False, "Conflict", str(error), conflict=True)
         except ServiceRejected as error:
             outcome = Outcome(False, "ServiceRejected", str(error), transient=True)
 
@@ -172,9 +179,41 @@ async def sync_integration(
             generation=metadata.get("generation"),
             now=now,
         )
+        status["conditions"] = _conflict_condition(
+            status["conditions"], outcome, metadata.get("generation"), now
+        )
         if _changed(body.get("status") or {}, status):
             await runtime.kube.patch_status("Integration", namespace, name, status)
         return outcome
+
+
+def _conflict_condition(
+    current: list[dict[str, Any]], outcome: Outcome, generation: int | None, now: datetime
+) -> list[dict[str, Any]]:
+    """``Conflict`` is True while the id is taken; once synced it turns False
+    (and is only ever added by a conflict, so the usual status stays short)."""
+    had = any(c.get("type") == conditions.CONFLICT for c in current)
+    if outcome.conflict:
+        return conditions.set_condition(
+            current,
+            type_=conditions.CONFLICT,
+            status=True,
+            reason="IntegrationIdTaken",
+            message=outcome.message,
+            generation=generation,
+            now=now,
+        )
+    if had and outcome.ready:
+        return conditions.set_condition(
+            current,
+            type_=conditions.CONFLICT,
+            status=False,
+            reason="IntegrationIdOwned",
+            message="this Integration owns its integration id",
+            generation=generation,
+            now=now,
+        )
+    return current
 
 
 def _readiness(spec: IntegrationSpec, policies: Sequence[str], channels: Sequence[str]) -> Outcome:
@@ -243,11 +282,17 @@ def _changed(current: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
 
 async def revoke_integration(runtime: Runtime, body: Mapping[str, Any]) -> None:
     """Deleting an Integration: its keys stop working in the service at once,
-    then its Secret goes (the ownerReference would also collect it)."""
+    then its Secret goes (the ownerReference would also collect it). Only an
+    integration this resource owns is revoked: deleting one whose id was taken
+    (``Conflict``) leaves the owner's integration alone."""
     metadata = body["metadata"]
     spec = IntegrationSpec.model_validate(body.get("spec") or {})
-    async with runtime.locks[metadata["uid"]]:
-        await runtime.service.delete(integration_id(metadata["namespace"], metadata["name"], spec))
+    namespace, name, uid = metadata["namespace"], metadata["name"], metadata["uid"]
+    async with runtime.locks[uid]:
+        the_id = integration_id(namespace, name, spec)
+        source = IntegrationSource(namespace=namespace, name=name, uid=uid)
+        if not await runtime.service.delete(the_id, source):
+            log.info("%s/%s did not own integration %s: nothing revoked", namespace, name, the_id)
         await runtime.kube.delete_secret(metadata["namespace"], secret_name(metadata["name"], spec))
         runtime.synced.pop(metadata["uid"], None)
     runtime.locks.pop(metadata["uid"], None)

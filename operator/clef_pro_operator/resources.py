@@ -125,7 +125,10 @@ Conditions = Annotated[
     list[Condition],
     Field(
         max_length=8,
-        description="Standard conditions; `Ready` says whether it is in effect, and why not.",
+        description=(
+            "Standard conditions; `Ready` says whether it is in effect, and why not. An "
+            "Integration whose integrationId belongs to another resource also shows `Conflict`."
+        ),
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
     ),
 ]

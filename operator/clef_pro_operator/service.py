@@ -19,7 +19,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from clef_pro.domain.config import IntegrationConfig
+from clef_pro.domain.config import IntegrationConfig, IntegrationSource
 from clef_pro_operator.settings import OperatorSettings
 
 
@@ -29,6 +29,11 @@ class ServiceUnavailable(Exception):
 
 class ServiceRejected(Exception):
     """The service refused the request; retrying the same request will not help."""
+
+
+class IdTaken(ServiceRejected):
+    """The integration id belongs to another source (another namespace's
+    Integration, an earlier one of the same name, or one made by hand)."""
 
 
 class ServiceClient:
@@ -69,13 +74,23 @@ class ServiceClient:
 
     async def put_config(self, integration_id: str, config: IntegrationConfig) -> None:
         response = await self._call("PUT", self._path(integration_id), json=config.document())
+        if response.status_code == 409:
+            raise IdTaken(_explain(response))
         if response.status_code not in (200, 201):
             raise ServiceRejected(_explain(response))
 
-    async def delete(self, integration_id: str) -> None:
-        response = await self._call("DELETE", self._path(integration_id))
-        if response.status_code not in (204, 404):
+    async def delete(self, integration_id: str, source: IntegrationSource) -> bool:
+        """Revoke the integration if ``source`` owns it; whether it did (an id
+        another source owns, or none, is left alone)."""
+        params = {"namespace": source.namespace, "name": source.name}
+        if source.uid:
+            params["uid"] = source.uid
+        response = await self._call("DELETE", self._path(integration_id), params=params)
+        if response.status_code in (404, 409):
+            return False
+        if response.status_code != 204:
             raise ServiceRejected(_explain(response))
+        return True
 
     async def status(self, integration_id: str) -> dict[str, Any] | None:
         response = await self._call("GET", self._path(integration_id) + "/status")

@@ -133,12 +133,54 @@ def test_every_option_renders(tpl: Any) -> None:
     monitor = manifests.get("ServiceMonitor", "clef-pro-all")
     assert monitor["metadata"]["labels"]["release"] == "prometheus"
     assert monitor["spec"]["endpoints"] == [
-        {"port": "http", "path": "/metrics", "interval": "15s", "scrapeTimeout": "5s"}
+        {
+            "port": "http",
+            "path": "/metrics",
+            "interval": "15s",
+            "scrapeTimeout": "5s",
+            "authorization": {
+                "type": "Bearer",
+                "credentials": {"name": "prometheus-scrape", "key": "bearer"},
+            },
+        }
     ]
     assert manifests.get("PodDisruptionBudget", "clef-pro-all")["spec"]["minAvailable"] == 2
     for doc in manifests:
         if doc["kind"] != "CustomResourceDefinition":
             assert doc["metadata"]["labels"]["team"] == "platform", doc["kind"]
+
+
+def test_a_metrics_token_guards_metrics_and_the_service_monitor_presents_it(tpl: Any) -> None:
+    monitor_on = {"api": {"serviceMonitor": {"enabled": True}}}
+    open_metrics = tpl(values=monitor_on)
+    (api,) = open_metrics.get("Deployment", "clef-pro")["spec"]["template"]["spec"]["containers"]
+    assert "CLEF_PRO_METRICS_TOKEN_FILE" not in env_of(api)
+    endpoint = open_metrics.get("ServiceMonitor", "clef-pro")["spec"]["endpoints"][0]
+    assert "authorization" not in endpoint
+
+    generated = tpl(
+        values={"api": {"serviceMonitor": {"enabled": True}, "metricsToken": {"generate": True}}}
+    )
+    secret = generated.get("Secret", "clef-pro-metrics-token")
+    assert len(secret["data"]["token"]) > 40
+    spec = generated.get("Deployment", "clef-pro")["spec"]["template"]["spec"]
+    (api,) = spec["containers"]
+    assert (
+        env_value(api, "CLEF_PRO_METRICS_TOKEN_FILE") == "/var/run/secrets/clef-pro/metrics/token"
+    )
+    mount = next(m for m in api["volumeMounts"] if m["name"] == "metrics-token")
+    assert mount == {
+        "name": "metrics-token",
+        "mountPath": "/var/run/secrets/clef-pro/metrics",
+        "readOnly": True,
+    }
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    assert volumes["metrics-token"]["secret"]["secretName"] == "clef-pro-metrics-token"
+    endpoint = generated.get("ServiceMonitor", "clef-pro")["spec"]["endpoints"][0]
+    assert endpoint["authorization"] == {
+        "type": "Bearer",
+        "credentials": {"name": "clef-pro-metrics-token", "key": "token"},
+    }
 
 
 def test_optional_objects_are_off_by_default(tpl: Any) -> None:
@@ -357,6 +399,7 @@ def test_the_api_settings_follow_the_values(tpl: Any) -> None:
         "CLEF_PRO_SMTP_USERNAME": "clef-pro",
         "CLEF_PRO_SMTP_TLS": "true",
         "CLEF_PRO_SMTP_PASSWORD_FILE": "/var/run/secrets/clef-pro/smtp/password",
+        "CLEF_PRO_METRICS_TOKEN_FILE": "/var/run/secrets/clef-pro/metrics/token",
         "CLEF_PRO_MAX_REPORT_BYTES": "2097152",
     }
     volumes = {v["name"]: v for v in spec["volumes"]}
@@ -365,6 +408,8 @@ def test_the_api_settings_follow_the_values(tpl: Any) -> None:
     assert volumes["smtp-password"]["secret"]["secretName"] == "clef-pro-all-smtp"
     assert volumes["session-secret"]["secret"]["secretName"] == "clef-pro-session"
     assert volumes["session-secret"]["secret"]["items"] == [{"key": "key", "path": "key"}]
+    assert volumes["metrics-token"]["secret"]["secretName"] == "prometheus-scrape"
+    assert volumes["metrics-token"]["secret"]["items"] == [{"key": "bearer", "path": "token"}]
 
 
 def test_every_setting_the_chart_passes_exists(tpl: Any) -> None:

@@ -113,12 +113,15 @@ def test_a_sign_in_posted_from_another_site_is_refused(http: TestClient) -> None
 def test_forged_tampered_and_expired_sessions_are_not_sessions(
     http: TestClient, settings: Settings, seeded: Seeded
 ) -> None:
-    gate = Gate(settings)
+    gate = Gate(settings, sessions=http.app.state.sessions)  # type: ignore[attr-defined]
     valid = security.SessionData.new(
         username="admin", groups=(), mode="admin-token", now=time.time(), lifetime=600
     )
     # Signed with another key.
-    other = Gate(settings.model_copy(update={"session_secret": SecretStr("another-key-entirely")}))
+    other = Gate(
+        settings.model_copy(update={"session_secret": SecretStr("another-key-entirely")}),
+        sessions=gate._sessions,
+    )
     http.cookies.set(security.SESSION_COOKIE, other.cookie_value(valid))
     assert http.get("/").status_code == 303
     # Tampered: a different user under the original signature.

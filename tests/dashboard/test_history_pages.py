@@ -83,7 +83,13 @@ def test_pages_cost_the_same_statements_at_any_history_size(
 ) -> None:
     sign_in(http)
     alert = seeded.alerts["missing_keys"]
-    pages = ["/", "/integrations/payments", f"/integrations/payments/alerts/{alert}"]
+    pages = [
+        "/",
+        "/integrations/payments",
+        f"/integrations/payments/alerts/{alert}",
+        "/integrations/payments/alerts",
+        "/integrations/payments/alerts?status=resolved",
+    ]
 
     def statements() -> list[int]:
         counts = []

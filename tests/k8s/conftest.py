@@ -13,9 +13,20 @@ import pytest
 
 from tests.support.envtest import ControlPlane, build_binaries, control_plane, k8s_namespace
 
-__all__ = ["clef_crds", "control_plane", "k8s_namespace"]
+__all__ = ["clef_crds", "control_plane", "k8s_namespace", "operator_account"]
 
 CRDS = Path(__file__).resolve().parents[2] / "crds"
+#: Where the operator's ServiceAccount lives in the operator and ownership tests.
+OPERATOR_NAMESPACE = "clef-pro-system"
+OPERATOR_ACCOUNT = "clef-pro-operator"
+
+
+@pytest.fixture(scope="session")
+def operator_account(control_plane: ControlPlane) -> str:
+    """The operator's ServiceAccount as ``namespace:name``, created once."""
+    control_plane.kubectl("create", "namespace", OPERATOR_NAMESPACE)
+    control_plane.kubectl("create", "serviceaccount", OPERATOR_ACCOUNT, "-n", OPERATOR_NAMESPACE)
+    return f"{OPERATOR_NAMESPACE}:{OPERATOR_ACCOUNT}"
 
 
 @pytest.fixture(scope="session")

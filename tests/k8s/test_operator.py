@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.k8s.conftest import OPERATOR_ACCOUNT, OPERATOR_NAMESPACE
 from tests.support.contract import failing, sha, spec_report
 from tests.support.envtest import ControlPlane
 from tests.support.operator import OperatorProcess, start_operator
@@ -28,16 +29,7 @@ pytestmark = [pytest.mark.k8s, pytest.mark.postgres, pytest.mark.server]
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "docs" / "examples"
-OPERATOR_NAMESPACE = "clef-pro-system"
-OPERATOR_ACCOUNT = "clef-pro-operator"
 AUDIENCE = "clef-pro"
-
-
-@pytest.fixture(scope="session")
-def operator_account(control_plane: ControlPlane) -> str:
-    control_plane.kubectl("create", "namespace", OPERATOR_NAMESPACE)
-    control_plane.kubectl("create", "serviceaccount", OPERATOR_ACCOUNT, "-n", OPERATOR_NAMESPACE)
-    return f"{OPERATOR_NAMESPACE}:{OPERATOR_ACCOUNT}"
 
 
 def service_account_token(

@@ -167,6 +167,41 @@ def test_an_integration_the_operator_owns_is_refused(
     assert "already exists" in created.stderr
 
 
+@pytest.mark.postgres
+def test_an_id_an_integration_resource_configured_is_refused_by_integrations_create(
+    server_env: dict[str, str], start_service: Callable[..., ServerProcess]
+) -> None:
+    server = start_service()
+    source = {"namespace": "team-a", "name": "owned", "uid": "0b7c9e2a-1111-4c3b-9d7e-aaaaaaaaaaaa"}
+    put = httpx.put(
+        f"{server.url}/admin/v1/integrations/owned",
+        json={"displayName": "Owned", "source": source},
+        headers=admin_headers(),
+    )
+    assert put.status_code == 201, put.text
+    # The operator deleted it (its history is kept): the id is still the resource's.
+    deleted = httpx.delete(
+        f"{server.url}/admin/v1/integrations/owned", params=source, headers=admin_headers()
+    )
+    assert deleted.status_code == 204
+    created = clef_pro(server_env, "integrations", "create", "owned")
+    assert created.returncode == 1
+    assert "belongs to the Integration owned in namespace team-a" in created.stderr
+    assert "clefpro_" not in created.stdout
+
+
+def test_serve_refuses_a_weak_admin_token_naming_the_setting(tmp_path: Path) -> None:
+    result = clef_pro(
+        {"CLEF_PRO_DATA_DIR": str(tmp_path), "CLEF_PRO_ADMIN_TOKEN": "changeme"},
+        "serve",
+        "--port",
+        "0",
+    )
+    assert result.returncode == 1
+    assert "CLEF_PRO_ADMIN_TOKEN is too weak" in result.stderr
+    assert "changeme" not in result.stderr + result.stdout
+
+
 def test_the_config_api_says_how_keys_are_minted(tmp_path: Path) -> None:
     server = start_server(
         {"CLEF_PRO_DATA_DIR": str(tmp_path), "CLEF_PRO_ADMIN_TOKEN": ADMIN_TOKEN},

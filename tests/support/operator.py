@@ -21,12 +21,12 @@ class OperatorProcess:
 
 
 def start_operator(
-    env: dict[str, str], log: Path, namespace: str, *, timeout: float = 120
+    env: dict[str, str], log: Path, namespace: str, *more: str, timeout: float = 120
 ) -> OperatorProcess:
-    """Starts the operator and waits until its liveness probe passes."""
+    """Starts the operator watching ``namespace`` (and ``more``) and waits
+    until its liveness probe passes."""
     liveness = f"http://127.0.0.1:{free_port()}/healthz"
-    process = spawn_clef_pro(
-        ["operator", "--namespace", namespace, "--liveness", liveness], env, log
-    )
+    watched = [arg for name in (namespace, *more) for arg in ("--namespace", name)]
+    process = spawn_clef_pro(["operator", *watched, "--liveness", liveness], env, log)
     wait_until_ok(process, liveness, log, what="clef-pro operator", timeout=timeout)
     return OperatorProcess(process, log, liveness)

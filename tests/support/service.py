@@ -65,10 +65,15 @@ class ServiceClient:
         return response.json()
 
     def alerts(self, integration_id: str, status: str = "all") -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = self.read(
-            f"/api/v1/integrations/{integration_id}/alerts", status=status
-        )["items"]
-        return items
+        """Every alert of ``status``, newest opened first, page after page."""
+        items: list[dict[str, Any]] = []
+        params: dict[str, Any] = {"status": status, "limit": 500}
+        while True:
+            page = self.read(f"/api/v1/integrations/{integration_id}/alerts", **params)
+            items += page["items"]
+            if page["nextCursor"] is None:
+                return items
+            params["cursor"] = page["nextCursor"]
 
     def acknowledge(self, alert_id: str, acknowledge_for: str | None = None) -> dict[str, Any]:
         response = self.http.post(

@@ -91,7 +91,8 @@ def _password_check(username: str, password: str) -> Callable[..., AuthResult]:
 
 
 class SmtpServer:
-    """aiosmtpd on 127.0.0.1:``port``; what it received survives restarts."""
+    """aiosmtpd on ``host`` (loopback unless told), ``port``; what it received
+    survives restarts."""
 
     def __init__(
         self,
@@ -99,8 +100,9 @@ class SmtpServer:
         *,
         credentials: tuple[str, str] | None = None,
         refused: frozenset[str] = frozenset(),
+        host: str = "127.0.0.1",
     ) -> None:
-        self.host = "127.0.0.1"
+        self.host = host
         self.port = port or free_port()
         self._sink = _Sink(refused)
         self._credentials = credentials

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from clef_pro.domain.config import ApiKeyHash, IntegrationConfig, IntegrationSource
-from clef_pro_api import schemas
+from clef_pro_api import proxies, schemas
 from clef_pro_api.dashboard import present, security
 from clef_pro_api.settings import Settings
 from clef_pro_operator.resolve import resolve
@@ -337,7 +337,7 @@ def test_state_changing_requests_must_come_from_this_site(
 
 # ---------------------------------------------------------------- trusted proxies
 
-NETWORKS = security.parse_networks(["10.1.0.0/16", "127.0.0.1", "fd00::/8"])
+NETWORKS = proxies.parse_networks(["10.1.0.0/16", "127.0.0.1", "fd00::/8"])
 
 
 @pytest.mark.parametrize(
@@ -359,11 +359,11 @@ NETWORKS = security.parse_networks(["10.1.0.0/16", "127.0.0.1", "fd00::/8"])
 def test_only_the_configured_proxy_addresses_are_trusted(
     address: str | None, trusted: bool
 ) -> None:
-    assert security.address_trusted(address, NETWORKS) is trusted
+    assert proxies.address_trusted(address, NETWORKS) is trusted
 
 
 def test_no_configured_proxy_trusts_nobody() -> None:
-    assert not security.address_trusted("127.0.0.1", ())
+    assert not proxies.address_trusted("127.0.0.1", ())
 
 
 def test_proxy_addresses_are_read_comma_separated_and_checked() -> None:
@@ -371,7 +371,7 @@ def test_proxy_addresses_are_read_comma_separated_and_checked() -> None:
     assert settings.proxy_trusted_addresses == ("10.0.0.1/32", "10.1.0.0/16", "fd00::/8")
     with pytest.raises(ValueError, match="does not appear to be an IPv4 or IPv6 network"):
         Settings(proxy_trusted_addresses="10.0.0.300")
-    assert isinstance(security.parse_networks(["10.0.0.1/32"])[0], ipaddress.IPv4Network)
+    assert isinstance(proxies.parse_networks(["10.0.0.1/32"])[0], ipaddress.IPv4Network)
 
 
 def test_groups_headers_are_comma_separated() -> None:
@@ -394,7 +394,8 @@ def test_a_config_may_name_the_integration_resource_it_came_from() -> None:
         {"namespace": "Team_A", "name": "x"},
         {"namespace": "a", "name": "-x"},
         {"namespace": "a"},
-        {"namespace": "a", "name": "x", "uid": "1"},
+        {"namespace": "a", "name": "x", "kind": "1"},
+        {"namespace": "a", "name": "x", "uid": "not a uid!"},
     ):
         with pytest.raises(ValueError, match="source"):
             IntegrationConfig.model_validate({"displayName": "X", "source": bad})

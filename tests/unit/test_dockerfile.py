@@ -1,7 +1,8 @@
 """The Dockerfile's promises that can be read without building it.
 
-The image cannot be built on the test machines (no container runtime, no
-registry), so this checks what the Dockerfile says: pinned base images, a
+The image is built and run by the cluster tests (tests/cluster, on a local
+base given as the BASE_IMAGE build argument); this checks what the
+Dockerfile itself says, without building it: pinned base images by default, a
 build stage whose tools stay behind, a non-root user that matches the Helm
 chart's security context, nothing secret copied in, and a build context that
 is an allow-list. hadolint (a dev dependency whose wheel carries the binary)
@@ -34,7 +35,11 @@ class Instruction:
 
 
 def parse(text: str) -> list[list[Instruction]]:
-    """The Dockerfile's instructions, grouped by build stage (FROM starts one)."""
+    """The Dockerfile's instructions, grouped by build stage (FROM starts one).
+
+    An ARG before the first FROM (a build argument FROM lines may use) is
+    resolved to its default in the FROM lines, as a plain `docker build` does.
+    """
     logical: list[str] = []
     pending = ""
     for raw in text.splitlines():
@@ -50,10 +55,17 @@ def parse(text: str) -> list[list[Instruction]]:
         pending = ""
     assert not pending, "the Dockerfile ends inside a continued line"
     stages: list[list[Instruction]] = []
+    defaults: dict[str, str] = {}
     for line in logical:
         keyword, _, arguments = line.partition(" ")
         instruction = Instruction(keyword.upper(), arguments.strip())
+        if not stages and instruction.keyword == "ARG":
+            name, _, default = instruction.arguments.partition("=")
+            defaults[name] = default
+            continue
         if instruction.keyword == "FROM":
+            image = re.sub(r"\$\{(\w+)\}", lambda m: defaults[m.group(1)], instruction.arguments)
+            instruction = Instruction("FROM", image)
             stages.append([])
         assert stages, f"{instruction.keyword} before the first FROM"
         stages[-1].append(instruction)

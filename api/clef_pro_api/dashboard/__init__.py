@@ -7,6 +7,7 @@ from __future__ import annotations
 from importlib.resources import files
 
 from fastapi import FastAPI, Request
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 
@@ -19,7 +20,7 @@ __all__ = ["install"]
 
 
 def install(app: FastAPI, settings: Settings) -> None:
-    app.state.dashboard = Gate(settings)
+    app.state.dashboard = Gate(settings, sessions=app.state.sessions)
     app.include_router(pages.router)
     app.include_router(apidocs.router)
     icon = (files(__package__) / "static" / "favicon.svg").read_bytes()
@@ -43,4 +44,5 @@ def install(app: FastAPI, settings: Settings) -> None:
 
     @app.exception_handler(pages.PageError)
     async def _page_error(request: Request, exc: pages.PageError) -> Response:
-        return pages.error_page(request, exc, utcnow())
+        # Who is looking is a database read (sessions are kept server-side).
+        return await run_in_threadpool(pages.error_page, request, exc, utcnow())

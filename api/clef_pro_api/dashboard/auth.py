@@ -13,22 +13,33 @@ Three sign-in modes (``CLEF_PRO_DASHBOARD_AUTH``):
   integration is then authorised with a SubjectAccessReview on the
   Integration resource it came from: ``get`` to view, ``update`` to
   acknowledge. Integrations without a known source are invisible in this mode.
+
+Sessions of the two cookie modes (``admin-token``, ``kubernetes``) are also
+kept server-side, one row each: the signed cookie says who opened it, the row
+that it is still open. Signing out deletes the row, so a copied cookie stops
+working at once in every replica.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Final, Literal
 
 from fastapi import Request
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from clef_pro.domain.config import IntegrationSource
 from clef_pro_api.dashboard import security
 from clef_pro_api.kubernetes import AccessReviewer, KubernetesIdentity, ResourceRef, TokenReviewer
+from clef_pro_api.proxies import address_trusted, is_https, parse_networks
 from clef_pro_api.services.auth import is_admin_token
 from clef_pro_api.settings import Settings
+from clef_pro_api.storage import models
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +92,11 @@ def session_secret(settings: Settings) -> str:
     return security.random_secret()
 
 
+def _session_id(nonce: str) -> str:
+    # A digest, so the table alone never holds what a cookie carries.
+    return hashlib.sha256(nonce.encode()).hexdigest()
+
+
 class Gate:
     """The dashboard's authentication and authorisation, built once per app."""
 
@@ -88,6 +104,7 @@ class Gate:
         self,
         settings: Settings,
         *,
+        sessions: sessionmaker[Session],
         token_reviewer: TokenReviewer | None = None,
         access_reviewer: AccessReviewer | None = None,
     ) -> None:
@@ -96,8 +113,9 @@ class Gate:
         secret = session_secret(settings)
         self._session_key = security.derive_key(secret, "session")
         self._csrf_key = security.derive_key(secret, "csrf")
-        self._networks = security.parse_networks(settings.proxy_trusted_addresses)
-        self.secure_cookies = settings.public_url.lower().startswith("https://")
+        self._networks = parse_networks(settings.proxy_trusted_addresses)
+        self._sessions = sessions
+        self._public_https = settings.public_url.lower().startswith("https://")
         self._token_reviewer: TokenReviewer | None = None
         self._access_reviewer: AccessReviewer | None = None
         if self.mode == "kubernetes":
@@ -122,12 +140,68 @@ class Gate:
         if session is None or session.mode != self.mode:
             return None
         if self.mode == "admin-token" and not self._admin_credential_holds(session.credential):
+            # The admin token was rotated: this session ends here for good.
+            self._forget(session)
+            return None
+        if not self._still_open(session):
             return None
         return Viewer(session.username, session.groups, session.mode, session.nonce)
 
+    def secure_cookies(self, request: Request) -> bool:
+        """Whether the session cookie is ``Secure``: whenever the public URL is
+        https, or this request came over https (directly or through a trusted
+        proxy's ``X-Forwarded-Proto``)."""
+        return self._public_https or is_https(request, self._networks)
+
+    # ------------------------------------------------------------ server-side sessions
+
+    def open(self, session: security.SessionData) -> None:
+        """Record a new session; expired ones are cleared out on the way."""
+        now = datetime.now(UTC)
+        with self._sessions() as db:
+            db.execute(
+                delete(models.DashboardSession).where(models.DashboardSession.expires_at <= now)
+            )
+            db.add(
+                models.DashboardSession(
+                    id=_session_id(session.nonce),
+                    username=session.username,
+                    mode=session.mode,
+                    created_at=now,
+                    expires_at=datetime.fromtimestamp(session.expires_at, UTC),
+                )
+            )
+            db.commit()
+
+    def close(self, request: Request) -> None:
+        """Sign out: the session of this request's cookie ends on the server."""
+        session = security.read_session(
+            request.cookies.get(security.SESSION_COOKIE), self._session_key, now=time.time()
+        )
+        if session is not None:
+            self._forget(session)
+
+    def _forget(self, session: security.SessionData) -> None:
+        with self._sessions() as db:
+            db.execute(
+                delete(models.DashboardSession).where(
+                    models.DashboardSession.id == _session_id(session.nonce)
+                )
+            )
+            db.commit()
+
+    def _still_open(self, session: security.SessionData) -> bool:
+        with self._sessions() as db:
+            expires_at = db.scalar(
+                select(models.DashboardSession.expires_at).where(
+                    models.DashboardSession.id == _session_id(session.nonce)
+                )
+            )
+        return expires_at is not None and expires_at > datetime.now(UTC)
+
     def _proxy_viewer(self, request: Request) -> Viewer | None:
         peer = request.client.host if request.client else None
-        if not security.address_trusted(peer, self._networks):
+        if not address_trusted(peer, self._networks):
             return None
         username = (request.headers.get(self.settings.proxy_user_header) or "").strip()
         if not username or len(username) > MAX_USERNAME:

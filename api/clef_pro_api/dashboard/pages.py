@@ -21,18 +21,20 @@ from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from clef_pro.domain.config import IntegrationSource
+from clef_pro.domain.config import INTEGRATION_ID_PATTERN, IntegrationSource
 from clef_pro.domain.connect import Connection
 from clef_pro.domain.durations import parse_duration
+from clef_pro.domain.screening import find_control_character
 from clef_pro.domain.severity import Severity
 from clef_pro_api import schemas
 from clef_pro_api.dashboard import charts, present, security
 from clef_pro_api.dashboard.auth import Gate, SignInRefused, SignInRequired, Viewer
 from clef_pro_api.dashboard.render import alerts_url, integration_url, redirect, render
-from clef_pro_api.deps import SessionDep, SettingsDep
+from clef_pro_api.deps import Attempts, SessionDep, SettingsDep
 from clef_pro_api.notifications.registry import backend_states
 from clef_pro_api.services import alerts, insights, notification_views, timeline, views
 from clef_pro_api.services.errors import Conflict, InvalidParameter, NotFound
+from clef_pro_api.services.ratelimit import TooManyFailures
 from clef_pro_api.services.views import AlertFilter
 from clef_pro_api.settings import Settings
 from clef_pro_api.storage import models
@@ -44,12 +46,17 @@ router = APIRouter(include_in_schema=False)
 
 #: Reports per page of an integration's history.
 HISTORY_PAGE: Final = 15
+#: Integrations per page of the overview.
+OVERVIEW_PAGE: Final = 100
+#: Alerts per page of an integration's alerts (each tab).
+ALERTS_PAGE: Final = 25
 ALERT_TABS: Final[dict[str, AlertFilter]] = {
     "open": "open",
     "acknowledged": "acknowledged",
     "resolved": "resolved",
 }
 _COMMIT = re.compile(r"^[0-9a-fA-F]{4,64}$")
+_INTEGRATION_ID = re.compile(INTEGRATION_ID_PATTERN)
 #: Fields a dashboard form may carry; anything more is not one of our forms.
 _MAX_FORM_FIELDS: Final = 10
 
@@ -125,6 +132,9 @@ def _visible(
     session: Session, gate: Gate, viewer: Viewer, integration_id: str
 ) -> tuple[schemas.IntegrationSummary, IntegrationSource | None]:
     """The integration's summary, if it exists and the viewer may see it."""
+    if not _INTEGRATION_ID.fullmatch(integration_id):
+        # Never a query: PostgreSQL fails on a NUL that SQLite would look up.
+        raise not_found()
     items = views.list_integrations(session, only=integration_id).items
     if not items:
         raise not_found()
@@ -146,14 +156,21 @@ def _commit_link(integration_id: str) -> Callable[[str], str]:
 
 @router.get("/")
 def overview(
+    *,
     viewer: ViewerDep,
     gate: GateDep,
     session: SessionDep,
     sort: str | None = None,
     q: str | None = None,
+    after: str | None = None,
 ) -> Response:
-    everything = views.list_integrations(session).items
-    sources = views.integration_sources(session)
+    # A page of integrations by name (sorted and filtered within the page).
+    try:
+        listing = views.list_integrations(session, limit=OVERVIEW_PAGE, cursor=after or None)
+    except InvalidParameter:
+        listing, after = views.list_integrations(session, limit=OVERVIEW_PAGE), None
+    everything = listing.items
+    sources = views.integration_sources(session, among=[item.integration_id for item in everything])
     visible = [
         item for item in everything if gate.may(viewer, "get", sources.get(item.integration_id))
     ]
@@ -168,7 +185,15 @@ def overview(
     return render(
         "overview.html",
         page_context(
-            gate, viewer, items=items, total=len(visible), sort=chosen, q=query, sparks=sparks
+            gate,
+            viewer,
+            items=items,
+            total=len(visible),
+            sort=chosen,
+            q=query,
+            sparks=sparks,
+            after=after,
+            next_cursor=listing.next_cursor,
         ),
         now=utcnow(),
     )
@@ -239,6 +264,7 @@ def integration_page(
                 {row.rule_id: row.mean_seconds for row in resolutions}, 160
             ),
             resolution_days=insights.RESOLUTION_WINDOW.days,
+            resolutions_counted=insights.RESOLUTIONS_COUNTED,
             summary=summary,
             connection=Connection(gate.settings.public_url, integration_id),
             lint=lint[0] if lint else None,
@@ -273,22 +299,25 @@ def alerts_page(
     viewer: ViewerDep,
     gate: GateDep,
     session: SessionDep,
-    settings: SettingsDep,
     status: str | None = None,
+    before: str | None = None,
 ) -> Response:
     summary, source = _visible(session, gate, viewer, integration_id)
     chosen = ALERT_TABS.get(status or "", "open")
-    listing = views.list_alerts(session, integration_id, chosen).items
-    everything = views.list_alerts(session, integration_id, "all").items
-    counts = {
-        "open": sum(alert.status == "open" for alert in everything),
-        "acknowledged": sum(alert.status == "open" and alert.acknowledged for alert in everything),
-        "resolved": sum(alert.status == "resolved" for alert in everything),
-    }
-    states = backend_states(settings)
+    try:
+        listing = views.list_alerts(
+            session, integration_id, chosen, limit=ALERTS_PAGE, cursor=before or None
+        )
+    except InvalidParameter:
+        listing = views.list_alerts(session, integration_id, chosen, limit=ALERTS_PAGE)
+        before = None
+    counts = views.alert_tab_counts(session, integration_id)
+    channels = notification_views.channel_states(session, [alert.id for alert in listing.items])
     notes = {
-        alert.id: notification_views.alert_notifications(session, alert.id, states)
-        for alert in listing
+        alert.id: schemas.AlertNotifications(
+            alert_id=alert.id, channels=channels.get(alert.id, []), items=[]
+        )
+        for alert in listing.items
     }
     return render(
         "alerts.html",
@@ -297,7 +326,9 @@ def alerts_page(
             viewer,
             summary=summary,
             status=chosen,
-            alerts=listing,
+            alerts=listing.items,
+            next_cursor=listing.next_cursor,
+            before=before,
             counts=counts,
             notes=notes,
             can_acknowledge=gate.may(viewer, "update", source),
@@ -308,8 +339,15 @@ def alerts_page(
     )
 
 
+def _refuse_unlikely_alert_id(alert_id: str) -> None:
+    """Not found, without a query: PostgreSQL fails on a NUL that SQLite would look up."""
+    if len(alert_id) > 64 or find_control_character(alert_id) is not None:
+        raise NotFound
+
+
 def _alert(session: Session, integration_id: str, alert_id: str) -> schemas.AlertView:
     try:
+        _refuse_unlikely_alert_id(alert_id)
         return views.get_alert(session, integration_id, alert_id)
     except NotFound:
         raise PageError(404, "Not found", "This integration has no such alert.") from None
@@ -404,6 +442,7 @@ def acknowledge(
     except ValueError:
         raise PageError(400, "Not understood", "Choose how long to stop notifications.") from None
     try:
+        _refuse_unlikely_alert_id(alert_id)
         alerts.acknowledge(
             session, alert_id, by=viewer.username, integration_id=integration_id, duration=duration
         )
@@ -462,9 +501,12 @@ def sign_in_page(
     return _sign_in_form(gate, target, None)
 
 
-def _sign_in_form(gate: Gate, target: str, error: str | None) -> Response:
+def _sign_in_form(
+    gate: Gate, target: str, error: str | None, *, status_code: int | None = None
+) -> Response:
     # In proxy mode a visitor without trusted identity headers cannot sign in here.
-    status_code = 401 if error or gate.mode == "proxy" else 200
+    if status_code is None:
+        status_code = 401 if error or gate.mode == "proxy" else 200
     return render(
         "sign_in.html",
         page_context(gate, None, next=target, error=error, token_place=token_place(gate.settings)),
@@ -480,11 +522,26 @@ def sign_in(request: Request, gate: GateDep, form: FormDep) -> Response:
         return _sign_in_form(gate, target, "Sign in from this dashboard's own sign-in page.")
     if gate.mode == "proxy":
         return _sign_in_form(gate, target, None)
+    attempts = Attempts(request, "sign-in")
+    try:
+        attempts.check()
+    except TooManyFailures as error:
+        log.info("dashboard sign-in held back: too many failures from one address")
+        response = _sign_in_form(
+            gate,
+            target,
+            "Too many failed sign-ins from your address. Wait a minute and try again.",
+            status_code=429,
+        )
+        response.headers["Retry-After"] = error.retry_after_header
+        return response
     result = gate.sign_in(form.get("token", ""))
     if isinstance(result, SignInRefused):
+        attempts.failed()
         log.info("dashboard sign-in refused (%s mode)", gate.mode)
         return _sign_in_form(gate, target, result.message)
     log.info("dashboard sign-in: %s (%s mode)", result.username, gate.mode)
+    gate.open(result)
     response = redirect(target)
     response.set_cookie(
         security.SESSION_COOKIE,
@@ -493,7 +550,7 @@ def sign_in(request: Request, gate: GateDep, form: FormDep) -> Response:
         path="/",
         httponly=True,
         samesite="lax",
-        secure=gate.secure_cookies,
+        secure=gate.secure_cookies(request),
     )
     return response
 
@@ -503,13 +560,14 @@ def sign_out(request: Request, gate: GateDep, form: FormDep) -> Response:
     viewer = gate.viewer(request)
     if viewer is not None and not gate.csrf_valid(viewer, form.get("csrf")):
         raise _forged()
+    gate.close(request)
     response = redirect("/sign-in")
     response.delete_cookie(
         security.SESSION_COOKIE,
         path="/",
         httponly=True,
         samesite="lax",
-        secure=gate.secure_cookies,
+        secure=gate.secure_cookies(request),
     )
     return response
 

@@ -1,5 +1,6 @@
 """The dashboard's security primitives: signed sessions, CSRF tokens, safe
-redirects, same-origin checks and trusted proxy addresses. Pure functions.
+redirects and same-origin checks. Pure functions. (Trusted proxy addresses
+are :mod:`clef_pro_api.proxies`, shared with the API's rate limits.)
 
 A session is a cookie the service signs with HMAC-SHA256 and reads back on
 every request; it holds the identity only (user, groups, sign-in mode, expiry
@@ -13,7 +14,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
-import ipaddress
 import json
 import secrets
 from collections.abc import Sequence
@@ -189,29 +189,6 @@ def origin_allowed(origin: str | None, *, host: str | None, public_url: str) -> 
     if host:
         return theirs == _origin_of(f"{theirs[0]}://{host}")
     return False
-
-
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-def parse_networks(networks: Sequence[str]) -> tuple[Network, ...]:
-    return tuple(ipaddress.ip_network(network, strict=False) for network in networks)
-
-
-def address_trusted(address: str | None, networks: Sequence[Network]) -> bool:
-    """Whether the peer ``address`` is one of the trusted proxy ``networks``.
-
-    IPv4-mapped IPv6 peers (``::ffff:10.0.0.1``, from dual-stack sockets)
-    match their IPv4 networks. Anything that is not an IP address is untrusted."""
-    if not address or not networks:
-        return False
-    try:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
-    except ValueError:
-        return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return any(ip.version == network.version and ip in network for network in networks)
 
 
 def parse_groups(value: str | None) -> tuple[str, ...]:

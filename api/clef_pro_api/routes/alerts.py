@@ -5,15 +5,20 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from clef_pro_api import schemas
-from clef_pro_api.deps import OutboxWakerDep, ReaderDep, SessionDep
+from clef_pro_api.deps import OutboxWakerDep, ReaderDep, RowIdPath, SessionDep
+from clef_pro_api.errors import answers
 from clef_pro_api.services import alerts, views
 
-router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
+router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"], responses=answers(401, 403, 503))
 
 
-@router.post("/{alert_id}/acknowledge", response_model=schemas.AlertView)
+@router.post(
+    "/{alert_id}/acknowledge",
+    response_model=schemas.AlertView,
+    responses=answers(400, 404, 409, 413, 422),
+)
 def acknowledge_alert(
-    alert_id: str,
+    alert_id: RowIdPath,
     reader: ReaderDep,
     session: SessionDep,
     waker: OutboxWakerDep,

@@ -35,7 +35,7 @@ _POSITION = re.compile(r"line (\d+) column (\d+)")
 #: ``422`` names the field that carries it, as for any other control character.
 #: Larger ones (batches) get the position instead: re-reading them into Python
 #: objects would cost a hostile body far more memory than it is worth.
-_SURROGATE_RETRY_LIMIT: Final = 1 << 20
+SURROGATE_RETRY_LIMIT: Final = 1 << 20
 
 #: Models whose JSON schema the OpenAPI document must carry for raw-body routes.
 _DOCUMENTED: dict[str, type[BaseModel]] = {}
@@ -67,7 +67,7 @@ async def json_body_only(request: Request) -> None:
 
 
 def parse_json(
-    model: type[Model], body: bytes, *, context: Mapping[str, Any] | None = None
+    model: type[Model], body: bytes | bytearray, *, context: Mapping[str, Any] | None = None
 ) -> Model:
     """Parse and validate ``body`` as ``model``; a ``422`` naming each field otherwise.
 
@@ -77,8 +77,8 @@ def parse_json(
     try:
         return model.model_validate_json(body, context=validation_context)
     except ValidationError as exc:
-        if not _lone_surrogate(exc) or len(body) > _SURROGATE_RETRY_LIMIT:
-            raise RequestValidationError(_errors(exc)) from None
+        if not _lone_surrogate(exc) or len(body) > SURROGATE_RETRY_LIMIT:
+            raise RequestValidationError(validation_errors(exc)) from None
     try:
         decoded = json.loads(body)
     except ValueError:
@@ -86,7 +86,7 @@ def parse_json(
     try:
         return model.model_validate(decoded, context=validation_context)
     except ValidationError as exc:
-        raise RequestValidationError(_errors(exc)) from None
+        raise RequestValidationError(validation_errors(exc)) from None
 
 
 def _lone_surrogate(exc: ValidationError) -> bool:
@@ -99,14 +99,17 @@ def _lone_surrogate(exc: ValidationError) -> bool:
     )
 
 
-def _errors(exc: ValidationError) -> list[dict[str, Any]]:
+def validation_errors(
+    exc: ValidationError, *, at: tuple[str | int, ...] = ()
+) -> list[dict[str, Any]]:
+    """``exc``'s errors as a ``422`` lists them, located under ``body`` and ``at``."""
     errors: list[dict[str, Any]] = []
     for error in exc.errors(include_url=False, include_input=False, include_context=False):
         if error["type"] == "json_invalid":
             position = _POSITION.search(str(error["msg"]))
             line, column = (int(position[1]), int(position[2])) if position else (1, 0)
             return [json_syntax_error(line, column)]
-        errors.append({**error, "loc": ("body", *error["loc"])})
+        errors.append({**error, "loc": ("body", *at, *error["loc"])})
     return errors
 
 

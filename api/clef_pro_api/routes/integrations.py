@@ -9,24 +9,37 @@ from starlette import status
 
 from clef_pro.domain.config import IntegrationConfig
 from clef_pro_api import schemas
-from clef_pro_api.deps import PrincipalDep, ReaderDep, SessionDep
+from clef_pro_api.deps import IntegrationIdPath, PrincipalDep, ReaderDep, SessionDep
+from clef_pro_api.errors import answers
 from clef_pro_api.services import views
 from clef_pro_api.services.auth import CIKey
 from clef_pro_api.services.ingest import last_commit
 from clef_pro_api.services.views import AlertFilter
 
-router = APIRouter(prefix="/api/v1/integrations", tags=["integrations"])
+router = APIRouter(
+    prefix="/api/v1/integrations", tags=["integrations"], responses=answers(401, 403, 503)
+)
 
 
 @router.get("", response_model=schemas.IntegrationList)
-def list_integrations(_reader: ReaderDep, session: SessionDep) -> schemas.IntegrationList:
-    """Every integration with its health at a glance."""
-    return views.list_integrations(session)
+def list_integrations(
+    _reader: ReaderDep,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=views.INTEGRATION_PAGE_MAX)] = views.INTEGRATION_PAGE,
+    cursor: Annotated[str | None, Query(max_length=4000)] = None,
+) -> schemas.IntegrationList:
+    """Integrations by name, a page at a time, each with its health at a glance."""
+    return views.list_integrations(session, limit=limit, cursor=cursor)
 
 
-@router.get("/{integration_id}", response_model=schemas.Checkpoint, tags=["reports (CLI contract)"])
+@router.get(
+    "/{integration_id}",
+    response_model=schemas.Checkpoint,
+    tags=["reports (CLI contract)"],
+    responses=answers(404, 422),
+)
 def get_checkpoint(
-    integration_id: str, caller: PrincipalDep, session: SessionDep
+    integration_id: IntegrationIdPath, caller: PrincipalDep, session: SessionDep
 ) -> schemas.Checkpoint:
     """Where the last report stopped, and what the CLI should collect and evaluate."""
     if isinstance(caller, CIKey) and caller.integration_id != integration_id:
@@ -49,9 +62,11 @@ def _policy_for_cli(rule: Any) -> dict[str, Any]:
     return {**rule.params, **rule.model_dump(mode="json", by_alias=True, exclude={"params"})}
 
 
-@router.get("/{integration_id}/matrix", response_model=schemas.MatrixView)
+@router.get(
+    "/{integration_id}/matrix", response_model=schemas.MatrixView, responses=answers(404, 409, 422)
+)
 def get_matrix(
-    integration_id: str,
+    integration_id: IntegrationIdPath,
     _reader: ReaderDep,
     session: SessionDep,
     commit: Annotated[str | None, Query(pattern=r"^[0-9a-fA-F]{4,64}$")] = None,
@@ -60,9 +75,11 @@ def get_matrix(
     return views.matrix(session, integration_id, commit)
 
 
-@router.get("/{integration_id}/reports", response_model=schemas.ReportPage)
+@router.get(
+    "/{integration_id}/reports", response_model=schemas.ReportPage, responses=answers(404, 422)
+)
 def list_reports(
-    integration_id: str,
+    integration_id: IntegrationIdPath,
     _reader: ReaderDep,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -72,9 +89,11 @@ def list_reports(
     return views.report_history(session, integration_id, limit=limit, cursor=cursor)
 
 
-@router.get("/{integration_id}/lint-results", response_model=schemas.LintPage)
+@router.get(
+    "/{integration_id}/lint-results", response_model=schemas.LintPage, responses=answers(404, 422)
+)
 def list_lint_results(
-    integration_id: str,
+    integration_id: IntegrationIdPath,
     _reader: ReaderDep,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 20,
@@ -85,9 +104,13 @@ def list_lint_results(
     return views.lint_results(session, integration_id, limit=limit, cursor=cursor)
 
 
-@router.get("/{integration_id}/drift-results", response_model=schemas.DriftPage)
+@router.get(
+    "/{integration_id}/drift-results",
+    response_model=schemas.DriftPage,
+    responses=answers(404, 422),
+)
 def list_drift_results(
-    integration_id: str,
+    integration_id: IntegrationIdPath,
     _reader: ReaderDep,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 20,
@@ -98,11 +121,17 @@ def list_drift_results(
     return views.drift_results(session, integration_id, limit=limit, cursor=cursor)
 
 
-@router.get("/{integration_id}/alerts", response_model=schemas.AlertList)
+@router.get(
+    "/{integration_id}/alerts", response_model=schemas.AlertList, responses=answers(404, 422)
+)
 def list_alerts(
-    integration_id: str,
+    integration_id: IntegrationIdPath,
     _reader: ReaderDep,
     session: SessionDep,
     status: AlertFilter = "open",
+    limit: Annotated[int, Query(ge=1, le=views.ALERT_PAGE_MAX)] = views.ALERT_PAGE,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> schemas.AlertList:
-    return views.list_alerts(session, integration_id, status)
+    """A page of alerts, newest opened first; ``nextCursor`` fetches the next
+    (``acknowledged``: open alerts someone acknowledged)."""
+    return views.list_alerts(session, integration_id, status, limit=limit, cursor=cursor)

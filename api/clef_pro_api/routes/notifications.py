@@ -8,12 +8,20 @@ from fastapi import APIRouter, Query
 
 from clef_pro.domain.notify import DeliveryStatus
 from clef_pro_api import schemas
-from clef_pro_api.deps import ReaderDep, SessionDep, SettingsDep
+from clef_pro_api.deps import (
+    ChannelQuery,
+    IntegrationIdPath,
+    ReaderDep,
+    RowIdPath,
+    SessionDep,
+    SettingsDep,
+)
+from clef_pro_api.errors import answers
 from clef_pro_api.notifications.registry import backend_states
 from clef_pro_api.services import notification_views
 from clef_pro_api.storage.models import utcnow
 
-router = APIRouter(prefix="/api/v1", tags=["notifications"])
+router = APIRouter(prefix="/api/v1", tags=["notifications"], responses=answers(401, 403, 503))
 
 
 @router.get("/notifications/status", response_model=schemas.NotificationStatus)
@@ -24,9 +32,13 @@ def get_status(
     return notification_views.status(session, backend_states(settings), now=utcnow())
 
 
-@router.get("/notifications/{notification_id}", response_model=schemas.NotificationDetail)
+@router.get(
+    "/notifications/{notification_id}",
+    response_model=schemas.NotificationDetail,
+    responses=answers(404, 422),
+)
 def get_notification(
-    notification_id: str, _reader: ReaderDep, session: SessionDep, settings: SettingsDep
+    notification_id: RowIdPath, _reader: ReaderDep, session: SessionDep, settings: SettingsDep
 ) -> schemas.NotificationDetail:
     """One notification with every delivery attempt (time and error)."""
     return notification_views.notification_detail(
@@ -34,15 +46,19 @@ def get_notification(
     )
 
 
-@router.get("/integrations/{integration_id}/notifications", response_model=schemas.NotificationPage)
+@router.get(
+    "/integrations/{integration_id}/notifications",
+    response_model=schemas.NotificationPage,
+    responses=answers(404, 422),
+)
 def list_notifications(
-    integration_id: str,
+    integration_id: IntegrationIdPath,
     _reader: ReaderDep,
     session: SessionDep,
     settings: SettingsDep,
     *,
     status: DeliveryStatus | None = None,
-    channel: Annotated[str | None, Query(max_length=63)] = None,
+    channel: ChannelQuery = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> schemas.NotificationPage:
@@ -59,9 +75,22 @@ def list_notifications(
     )
 
 
-@router.get("/alerts/{alert_id}/notifications", response_model=schemas.AlertNotifications)
+@router.get(
+    "/alerts/{alert_id}/notifications",
+    response_model=schemas.AlertNotifications,
+    responses=answers(404, 422),
+)
 def alert_notifications(
-    alert_id: str, _reader: ReaderDep, session: SessionDep, settings: SettingsDep
+    alert_id: RowIdPath,
+    _reader: ReaderDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    *,
+    limit: Annotated[int, Query(ge=1, le=500)] = notification_views.ALERT_NOTIFICATIONS_PAGE,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> schemas.AlertNotifications:
-    """Every notification that told of this alert, and where each channel stands."""
-    return notification_views.alert_notifications(session, alert_id, backend_states(settings))
+    """The notifications that told of this alert, newest first a page at a
+    time, and where each channel stands."""
+    return notification_views.alert_notifications(
+        session, alert_id, backend_states(settings), limit=limit, cursor=cursor
+    )

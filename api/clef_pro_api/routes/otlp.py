@@ -40,7 +40,7 @@ from clef_pro_api.deps import (
     document_ci_key,
     token_from_headers,
 )
-from clef_pro_api.errors import RETRY_AFTER_SECONDS, is_database_unavailable
+from clef_pro_api.errors import RETRY_AFTER_SECONDS, answers, is_database_unavailable
 from clef_pro_api.routes.bodies import media_type
 from clef_pro_api.routes.reports import record
 from clef_pro_api.services import otlp
@@ -105,6 +105,17 @@ def _limiter(request: Request, settings: Settings) -> RateLimiter:
 @router.post(
     "/v1/logs",
     openapi_extra=_LOGS_BODY,
+    responses=answers(
+        400,
+        401,
+        403,
+        413,
+        415,
+        429,
+        503,
+        model=schemas.OtlpStatus,
+        content={otlp.PROTOBUF: {"schema": {"type": "string", "format": "binary"}}},
+    ),
     dependencies=[Depends(document_ci_key)],
     response_class=Response,
 )
@@ -129,7 +140,13 @@ async def export_logs(request: Request, settings: SettingsDep, wake: QueuedWaker
     except _Refused as refused:
         return _status(answer_in, refused.status_code, refused.message, refused.retry_after)
     except HTTPException as exc:
-        return _status(answer_in, exc.status_code, str(exc.detail))
+        retry_after = (exc.headers or {}).get("Retry-After")
+        return _status(
+            answer_in,
+            exc.status_code,
+            str(exc.detail),
+            float(retry_after) if retry_after else None,
+        )
     except DBAPIError as exc:
         if not is_database_unavailable(exc):
             raise
@@ -155,7 +172,7 @@ def _take(
     """Authenticate, decode, map and store one push: the request's one worker hop."""
     engine: Engine = request.app.state.engine
     with engine.connect() as connection:
-        caller = authenticate_ci_key(connection, token, settings)
+        caller = authenticate_ci_key(connection, token, settings, request)
         wait = _limiter(request, settings).admit(caller.integration_id)
         if wait is not None:
             raise _Refused(
@@ -244,18 +261,21 @@ def _status(
 @router.get(
     "/v1/checkpoint",
     response_model=schemas.TelemetryCheckpoint,
-    responses={404: {"model": schemas.TelemetryCheckpoint, "description": "Never reported"}},
+    responses={
+        404: {"model": schemas.TelemetryCheckpoint, "description": "Never reported"},
+        **answers(401, 403, 503),
+    },
 )
 async def get_checkpoint(
     request: Request, token: PresentedTokenDep, settings: SettingsDep
 ) -> Response:
     """Where today's CLI backfills from: the newest report on a tracked branch.
     ``404`` with nulls before the first (the CLI reads it as "never reported")."""
-    sessions: sessionmaker[Session] = request.app.state.sessions
+    sessions: sessionmaker[Session] = request.app.state.read_sessions
 
     def read() -> schemas.TelemetryCheckpoint | None:
         with sessions() as session:
-            caller = authenticate_ci_key(session, token, settings)
+            caller = authenticate_ci_key(session, token, settings, request)
             last = last_commit(session, caller.integration_id)
         if last is None:
             return None

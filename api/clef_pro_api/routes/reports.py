@@ -27,19 +27,26 @@ from clef_pro.domain import apikeys
 from clef_pro.domain.report import Report, ReportBatch, ServerClock, validation_context
 from clef_pro_api import metrics, schemas
 from clef_pro_api.deps import (
+    Attempts,
     PresentedTokenDep,
     QueuedWakerDep,
     SettingsDep,
     authenticate_ci_key,
+    too_many_failures,
     unauthorized,
 )
+from clef_pro_api.errors import answers
+from clef_pro_api.routes.batch_body import parse_batch
 from clef_pro_api.routes.bodies import JSON, openapi_json_body, parse_json, require_json
 from clef_pro_api.services import ingest
 from clef_pro_api.services.auth import is_admin_token, looks_like_api_key
+from clef_pro_api.services.ratelimit import TooManyFailures
 from clef_pro_api.settings import Settings
 from clef_pro_api.storage.exchange import Exchange
 
-router = APIRouter(prefix="/api/v1/reports", tags=["reports (CLI contract)"])
+router = APIRouter(
+    prefix="/api/v1/reports", tags=["reports (CLI contract)"], responses=answers(401, 403, 503)
+)
 
 Parsed = TypeVar("Parsed")
 
@@ -73,28 +80,37 @@ def _alert_events(event: str) -> Counter:
     return metrics.ALERT_EVENTS.labels(event)
 
 
-def presented_key(token: str, settings: Settings) -> ingest.ByKey:
+def presented_key(token: str, settings: Settings, attempts: Attempts) -> ingest.ByKey:
     """The checks of a presented CI key that need no database."""
+    try:
+        attempts.check()
+    except TooManyFailures as error:
+        raise too_many_failures(error) from None
     if is_admin_token(token, settings.admin_token_value):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "this endpoint takes a CI API key")
     if not looks_like_api_key(token) or not apikeys.is_well_formed(token):
+        attempts.failed()
         raise unauthorized()
     return ingest.ByKey(apikeys.sha256_hex(token))
 
 
 def store(
     engine: Engine,
-    key: ingest.ByKey,
-    reports: Sequence[Report],
+    key: ingest.Caller,
+    attempts: Attempts,
+    *,
     kind: str,
     wake: Callable[[Collection[str]], None],
+    history: Sequence[ingest.HistoryReport],
+    last: Report,
 ) -> ingest.IngestResult:
     """Store and commit; ``401`` when the key turns out unknown (nothing stored)."""
     started = time.perf_counter()
     with engine.connect() as connection, Exchange(connection) as exchange:
         try:
-            result = ingest.ingest(exchange, key, reports)
+            result = ingest.ingest_batch(exchange, key, history, last)
         except ingest.UnknownKey:
+            attempts.failed()
             raise unauthorized() from None
         exchange.commit()
     record(kind, started, result, wake)
@@ -113,7 +129,7 @@ def _parse(
     except RequestValidationError:
         sessions: sessionmaker[Session] = request.app.state.sessions
         with sessions() as session:
-            authenticate_ci_key(session, token, settings)
+            authenticate_ci_key(session, token, settings, request)
         raise
 
 
@@ -124,6 +140,7 @@ def _json(model: schemas.ApiModel) -> Response:
 @router.post(
     "",
     response_model=schemas.ReportAccepted,
+    responses=answers(413, 415, 422),
     openapi_extra=openapi_json_body(Report, description="One commit's report"),
 )
 async def submit_report(
@@ -136,10 +153,13 @@ async def submit_report(
     engine: Engine = request.app.state.engine
 
     def work() -> Response:
-        key = presented_key(token, settings)
+        attempts = Attempts(request, "api-key")
+        key = presented_key(token, settings, attempts)
         context = validation_context(server_clock(settings))
         report = _parse(request, token, settings, lambda: parse_json(Report, body, context=context))
-        row = store(engine, key, [report], "single", wake).reports[0]
+        row = store(
+            engine, key, attempts, kind="single", wake=wake, history=[], last=report
+        ).reports[0]
         return _json(schemas.ReportAccepted(id=row.id, commit_sha=row.commit_sha))
 
     return await run_in_threadpool(work)
@@ -148,6 +168,7 @@ async def submit_report(
 @router.post(
     "/batch",
     response_model=schemas.BatchAccepted,
+    responses=answers(413, 415, 422),
     openapi_extra=openapi_json_body(
         ReportBatch, description="Reports of a gap, oldest first; limited by body size only"
     ),
@@ -158,16 +179,31 @@ async def submit_batch(
     """Backfill after a gap, oldest first, all or nothing. Only the last
     report (the HEAD of the batch) moves alerts and the matrix."""
     require_json(request)
-    body = await request.body()
+    # Read into a buffer only the worker holds (``request.body()`` would keep a
+    # copy for the request's lifetime), so it is freed once parsed.
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
     engine: Engine = request.app.state.engine
+    sessions: sessionmaker[Session] = request.app.state.sessions
 
     def work() -> Response:
-        key = presented_key(token, settings)
+        # A batch may be large: the key is checked before its body is parsed.
+        with sessions() as session:
+            caller = authenticate_ci_key(session, token, settings, request)
         context = validation_context(server_clock(settings))
-        batch = _parse(
-            request, token, settings, lambda: parse_json(ReportBatch, body, context=context)
+        batch = parse_batch(body, context=context)
+        body.clear()  # what it says is in ``batch`` now, in less memory
+        result = store(
+            engine,
+            ingest.ById(caller.integration_id),
+            Attempts(request, "api-key"),
+            kind="batch",
+            wake=wake,
+            history=batch.history,
+            last=batch.head,
         )
-        result = store(engine, key, batch.reports, "batch", wake)
+        del batch
         return _json(
             schemas.BatchAccepted(
                 accepted=len(result.reports), report_ids=[row.id for row in result.reports]

@@ -30,23 +30,36 @@ the other. The alert lifecycle stays the pure domain function it is.
 A batch's history (every report but the last, which alone may move the HEAD)
 is written in chunks of multi-row statements, never one statement per
 report, so a 10,000-report backfill costs a few dozen round trips and its
-memory stays bounded by a chunk.
+memory stays bounded by a chunk. It arrives as :class:`HistoryReport` items:
+reports already validated, each kept as its stored body in JSON bytes and the
+few columns the statements need. A 32 MiB batch so waits for storage as about
+as many bytes, not as hundreds of thousands of Python objects that every
+garbage collection would walk, with the GIL held, while the service has other
+requests to answer.
 """
 
 from __future__ import annotations
 
 import hmac
+import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Final, cast
+from itertools import chain
+from typing import Any, Final, NamedTuple, cast
 
 from sqlalchemy import Connection, Table, and_, bindparam, insert, literal, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from clef_pro.domain import lifecycle
 from clef_pro.domain.config import IntegrationConfig
-from clef_pro.domain.report import Protocol, Report, content_digest, inherit_branches
+from clef_pro.domain.report import (
+    UNKNOWN_BRANCH,
+    Protocol,
+    Report,
+    content_digest,
+    newest_named_branch,
+)
 from clef_pro_api.services import outbox
 from clef_pro_api.services.errors import NotFound
 from clef_pro_api.storage import models
@@ -82,6 +95,38 @@ class UnknownKey(Exception):
 
 
 # ---------------------------------------------------------------- results
+
+
+class HistoryReport(NamedTuple):
+    """A validated report of a batch's history, compact until it is stored.
+
+    ``body`` is the stored body as JSON, with ``ciContext`` whenever one was
+    sent (whether it is kept depends on the integration, known only under
+    its lock) and the branch as sent (an unknown one is resolved with the
+    whole batch in view).
+
+    A tuple of strings, numbers and bytes, which the garbage collector stops
+    tracking: thousands of them waiting for storage cost it nothing.
+    """
+
+    commit_sha: str
+    branch: str
+    commit_timestamp: int
+    passed: bool
+    violations: int
+    body: bytes
+
+    @classmethod
+    def of(cls, report: Report) -> HistoryReport:
+        body = report.stored_body(keep_ci_context=True)
+        return cls(
+            commit_sha=report.commit_sha,
+            branch=report.branch,
+            commit_timestamp=report.commit_timestamp,
+            passed=report.summary.passed,
+            violations=report.summary.violations,
+            body=json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(),
+        )
 
 
 @dataclass(slots=True)
@@ -380,8 +425,32 @@ def ingest(
     one. An OTLP report push orders by its push time, so a commit pushed again
     keeps the place its first push gave it.
     """
-    resolved = inherit_branches(reports)
-    *history, last = resolved
+    *history, last = reports
+    return ingest_batch(
+        exchange,
+        caller,
+        [HistoryReport.of(report) for report in history],
+        last,
+        protocol=protocol,
+    )
+
+
+def ingest_batch(
+    exchange: Exchange,
+    caller: Caller,
+    history: Sequence[HistoryReport],
+    last: Report,
+    *,
+    protocol: Protocol = Protocol.REPORT_API,
+) -> IngestResult:
+    """:func:`ingest` of ``history`` (oldest first) followed by ``last``.
+
+    Reports on an unknown branch take the branch of the newest report that
+    names one (``last``, or else the newest of the history that does).
+    """
+    named = newest_named_branch(chain((last.branch,), (item.branch for item in reversed(history))))
+    if last.is_on_unknown_branch and named != UNKNOWN_BRANCH:
+        last = last.model_copy(update={"branch": named})
     params = _caller_params(caller)
     params["p_sha"] = last.commit_sha
     kind = type(caller)
@@ -400,7 +469,13 @@ def ingest(
     for chunk in _chunks(history):
         stored.extend(
             _store_chunk(
-                exchange.connection, locked.integration_id, config, chunk, known, protocol=protocol
+                exchange.connection,
+                locked.integration_id,
+                config,
+                chunk,
+                known,
+                branch=named,
+                protocol=protocol,
             )
         )
     if head_report_id is not None and history:
@@ -530,7 +605,7 @@ def _move_head(
     result.notifications = [row["channel_type"] for row in planned.notifications]
 
 
-def _chunks(reports: Sequence[Report]) -> Iterator[Sequence[Report]]:
+def _chunks(reports: Sequence[HistoryReport]) -> Iterator[Sequence[HistoryReport]]:
     for start in range(0, len(reports), CHUNK):
         yield reports[start : start + CHUNK]
 
@@ -572,46 +647,80 @@ def _columns(report: Report, body: dict[str, Any], digest: str) -> dict[str, Any
     }
 
 
+def _history_normalised(
+    item: HistoryReport,
+    config: IntegrationConfig,
+    known: _Known | None,
+    *,
+    branch: str,
+    protocol: Protocol,
+) -> tuple[dict[str, Any], str]:
+    """What :func:`_normalised` makes of the same report, from its compact form."""
+    body: dict[str, Any] = json.loads(item.body)
+    if not config.collection.ci_context:
+        body.pop("ciContext", None)
+    if item.branch == UNKNOWN_BRANCH:
+        body["branch"] = branch
+    if protocol is Protocol.OTLP and known is not None:
+        body["commitTimestamp"] = known.commit_timestamp
+    if protocol is not Protocol.REPORT_API:
+        body["protocol"] = protocol.value
+    columns = {
+        "commit_sha": item.commit_sha,
+        "branch": body["branch"],
+        "commit_timestamp": body["commitTimestamp"],
+        "passed": item.passed,
+        "violations": item.violations,
+        "body": body,
+    }
+    return columns, content_digest(body)
+
+
 def _store_chunk(
     connection: Connection,
     integration_id: str,
     config: IntegrationConfig,
-    chunk: Sequence[Report],
+    chunk: Sequence[HistoryReport],
     known: dict[str, _Known],
     *,
+    branch: str,
     protocol: Protocol,
 ) -> list[StoredReport]:
     """History: one multi-row INSERT and one UPDATE (by key) per chunk at most."""
-    _lookup(connection, integration_id, {report.commit_sha for report in chunk}, known)
+    _lookup(connection, integration_id, {item.commit_sha for item in chunk}, known)
     inserts: dict[str, dict[str, Any]] = {}
     updates: dict[str, dict[str, Any]] = {}
     stored: list[StoredReport] = []
     now = utcnow()
-    for report in chunk:
-        previous = known.get(report.commit_sha)
-        normalised, body, digest = _normalised(report, config, previous, protocol)
+    for item in chunk:
+        sha = item.commit_sha
+        previous = known.get(sha)
+        columns, digest = _history_normalised(
+            item, config, previous, branch=branch, protocol=protocol
+        )
         if previous is None:
             row_id = models.new_id()
-            inserts[report.commit_sha] = {
+            inserts[sha] = {
                 "id": row_id,
                 "integration_id": integration_id,
                 "received_at": now,
                 "updated_at": now,
-                **_columns(normalised, body, digest),
+                **columns,
+                "digest": digest,
             }
-            known[report.commit_sha] = _Known(row_id, digest, normalised.commit_timestamp)
+            known[sha] = _Known(row_id, digest, columns["commit_timestamp"])
         elif previous.digest != digest:
             row_id = previous.id
-            columns = {"updated_at": now, **_columns(normalised, body, digest)}
-            if report.commit_sha in inserts:
+            changed = {"updated_at": now, **columns, "digest": digest}
+            if sha in inserts:
                 # Twice in one chunk: the later one is what gets inserted.
-                inserts[report.commit_sha].update(columns)
+                inserts[sha].update(changed)
             else:
-                updates[report.commit_sha] = {"p_id": row_id, **columns}
-            known[report.commit_sha] = _Known(row_id, digest, normalised.commit_timestamp)
+                updates[sha] = {"p_id": row_id, **changed}
+            known[sha] = _Known(row_id, digest, columns["commit_timestamp"])
         else:
             row_id = previous.id
-        stored.append(StoredReport(row_id, report.commit_sha))
+        stored.append(StoredReport(row_id, sha))
     if inserts:
         connection.execute(insert(_R), list(inserts.values()))
     if updates:

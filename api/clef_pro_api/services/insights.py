@@ -3,8 +3,9 @@ overview row's sparkline, and the mean time to resolve per rule.
 
 Every query here is bounded by what is drawn, never by history: the last N
 reports by the history index, the alert events of those N reports by their
-primary key, the alerts open now, and resolutions inside one time window by
-``ix_alerts_resolved``. Nothing loads all of an integration's past.
+primary key, the alerts open now, and the newest resolutions (at most
+``RESOLUTIONS_COUNTED``, inside one time window) by ``ix_alerts_resolved``.
+Nothing loads or aggregates all of an integration's past.
 """
 
 from __future__ import annotations
@@ -24,8 +25,10 @@ from clef_pro_api.storage import models
 #: Reports on an integration's trend, and on an overview row's sparkline.
 TREND_REPORTS: Final = 30
 SPARKLINE_REPORTS: Final = 20
-#: The window of the mean time to resolve.
+#: The window of the mean time to resolve, and the most resolutions it averages
+#: (the newest ones): what bounds its cost, however many alerts resolve.
 RESOLUTION_WINDOW: Final = timedelta(days=90)
+RESOLUTIONS_COUNTED: Final = 500
 SEVERITIES: Final = ("critical", "warning", "info")
 
 
@@ -195,24 +198,42 @@ def _seconds_between(dialect: str) -> ColumnElement[float]:
 
 
 def mean_time_to_resolve(
-    session: Session, integration_id: str, *, now: datetime, window: timedelta = RESOLUTION_WINDOW
+    session: Session,
+    integration_id: str,
+    *,
+    now: datetime,
+    window: timedelta = RESOLUTION_WINDOW,
+    newest: int = RESOLUTIONS_COUNTED,
 ) -> list[RuleResolution]:
-    """Per rule, the alerts resolved in the last ``window`` and their mean time
-    from opened to resolved; slowest first. Aggregated by the database over
-    the window's resolutions only (``ix_alerts_resolved``)."""
+    """Per rule, the mean time from opened to resolved over the integration's
+    ``newest`` resolutions inside the last ``window``; slowest first.
+
+    The database reads those resolutions newest first from
+    ``ix_alerts_resolved`` and stops at ``newest``, then aggregates them: the
+    cost is the same whether the window holds ten resolutions or a million.
+    """
     seconds = _seconds_between(session.get_bind().dialect.name)
-    rows = session.execute(
+    recent = (
         select(
-            models.Alert.rule_id,
-            func.max(models.Alert.rule_name),
-            func.count(),
-            func.avg(seconds),
+            models.Alert.rule_id.label("rule_id"),
+            models.Alert.rule_name.label("rule_name"),
+            seconds.label("seconds"),
         )
         .where(
             models.Alert.integration_id == integration_id,
             models.Alert.resolved_at >= now - window,
         )
-        .group_by(models.Alert.rule_id)
+        .order_by(models.Alert.resolved_at.desc())
+        .limit(newest)
+        .subquery()
+    )
+    rows = session.execute(
+        select(
+            recent.c.rule_id,
+            func.max(recent.c.rule_name),
+            func.count(),
+            func.avg(recent.c.seconds),
+        ).group_by(recent.c.rule_id)
     ).all()
     resolutions = [
         RuleResolution(rule_id, rule_name, count, max(0.0, float(mean or 0.0)))

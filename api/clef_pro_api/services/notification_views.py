@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any, Final
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import Session
 
 from clef_pro.domain.notify import DeliveryStatus
@@ -138,37 +139,110 @@ def notification_detail(
     )
 
 
+#: Notifications per page of one alert's, unless asked otherwise.
+ALERT_NOTIFICATIONS_PAGE: Final = 50
+
+
 def alert_notifications(
-    session: Session, alert_id: str, states: Sequence[BackendState]
+    session: Session,
+    alert_id: str,
+    states: Sequence[BackendState],
+    *,
+    limit: int = ALERT_NOTIFICATIONS_PAGE,
+    cursor: str | None = None,
 ) -> schemas.AlertNotifications:
-    """Every notification that told of one alert, newest first, and per channel
-    where the newest of them stands."""
+    """A page of the notifications that told of one alert, newest first, and
+    per channel where the newest of them stands (over all of them)."""
     if session.get(models.Alert, alert_id) is None:
         raise NotFound(alert_id)
-    rows = session.scalars(
+    query = (
         select(models.Notification)
         .join(
             models.NotificationAlert,
             models.NotificationAlert.notification_id == models.Notification.id,
         )
         .where(models.NotificationAlert.alert_id == alert_id)
-        .order_by(models.Notification.created_at.desc(), models.Notification.id.desc())
-    ).all()
-    views = _views(session, rows, states)
-    summaries: dict[str, schemas.ChannelNotificationSummary] = {}
-    for view in views:
-        summary = summaries.get(view.channel.name)
-        if summary is None:
-            summary = summaries[view.channel.name] = schemas.ChannelNotificationSummary(
-                channel=view.channel,
-                latest_status=view.status,
-                latest_error=view.last_error,
-                counts={},
-            )
-        summary.counts[view.status] = summary.counts.get(view.status, 0) + 1
-    return schemas.AlertNotifications(
-        alert_id=alert_id, channels=list(summaries.values()), items=views
     )
+    if cursor is not None:
+        created_at, notification_id = _decode_cursor(cursor)
+        query = query.where(
+            tuple_(models.Notification.created_at, models.Notification.id)
+            < (created_at, notification_id)
+        )
+    rows = session.scalars(
+        query.order_by(models.Notification.created_at.desc(), models.Notification.id.desc()).limit(
+            limit + 1
+        )
+    ).all()
+    page = rows[:limit]
+    return schemas.AlertNotifications(
+        alert_id=alert_id,
+        channels=channel_states(session, [alert_id]).get(alert_id, []),
+        items=_views(session, page, states),
+        next_cursor=encode_cursor(page[-1].created_at.isoformat(), page[-1].id)
+        if len(rows) > limit
+        else None,
+    )
+
+
+def channel_states(
+    session: Session, alert_ids: Sequence[str]
+) -> dict[str, list[schemas.ChannelNotificationSummary]]:
+    """Per alert, each channel told of it: its newest notification's status and
+    error, and how many of its notifications are in each status. One statement
+    for a whole page of alerts (never one per alert): per (alert, channel,
+    status) one row, marked when it holds the channel's newest notification."""
+    if not alert_ids:
+        return {}
+    link = models.NotificationAlert
+    note = models.Notification
+    newest_first = (note.created_at.desc(), note.id.desc())
+    ranked = (
+        select(
+            link.alert_id,
+            note.channel_name,
+            note.channel_type,
+            note.status,
+            note.last_error,
+            note.created_at,
+            func.row_number()
+            .over(partition_by=(link.alert_id, note.channel_name), order_by=newest_first)
+            .label("newest"),
+            func.row_number()
+            .over(
+                partition_by=(link.alert_id, note.channel_name, note.status), order_by=newest_first
+            )
+            .label("newest_of_status"),
+            func.count()
+            .over(partition_by=(link.alert_id, note.channel_name, note.status))
+            .label("of_status"),
+        )
+        .join(note, note.id == link.notification_id)
+        .where(link.alert_id.in_(list(dict.fromkeys(alert_ids))))
+        .subquery()
+    )
+    rows = session.execute(
+        select(ranked).where(ranked.c.newest_of_status == 1).order_by(ranked.c.created_at.desc())
+    ).all()
+    counts: dict[tuple[str, str], dict[str, int]] = defaultdict(dict)
+    newest: list[Any] = []  # the channels' newest notifications, newest first
+    for row in rows:
+        counts[(row.alert_id, row.channel_name)][row.status] = row.of_status
+        if row.newest == 1:
+            newest.append(row)
+    by_alert: dict[str, list[schemas.ChannelNotificationSummary]] = defaultdict(list)
+    for row in newest:
+        by_alert[row.alert_id].append(
+            schemas.ChannelNotificationSummary(
+                channel=schemas.NotificationChannelRef(
+                    name=row.channel_name, type=row.channel_type
+                ),
+                latest_status=row.status,
+                latest_error=row.last_error,
+                counts=counts[(row.alert_id, row.channel_name)],
+            )
+        )
+    return dict(by_alert)
 
 
 def status(

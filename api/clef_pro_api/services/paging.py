@@ -10,11 +10,18 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 
+from clef_pro.domain.screening import find_control_character
 from clef_pro_api.services.errors import InvalidParameter
 
 _NOT_OURS = "is not one this API returned"
+#: Positions are 64-bit integers in both databases; a larger one would fail
+#: in the driver (a 500), not compare.
+_POSITION_RANGE = range(-(2**63), 2**63)
+#: Row ids are UUIDs this API made; a NUL or control character in one would
+#: fail on PostgreSQL and be looked up on SQLite.
+_LONGEST_ROW_ID = 64
 
 
 def encode_cursor(position: int | str, row_id: str) -> str:
@@ -28,9 +35,29 @@ def decode_cursor(cursor: str, position_type: type[int] | type[str]) -> tuple[in
         position, row_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (ValueError, TypeError, binascii.Error):
         raise InvalidParameter("cursor", _NOT_OURS) from None
-    if type(position) is not position_type or not isinstance(row_id, str):
+    if type(position) is not position_type or not _storable_text(row_id, _LONGEST_ROW_ID):
+        raise InvalidParameter("cursor", _NOT_OURS)
+    if isinstance(position, int) and position not in _POSITION_RANGE:
+        raise InvalidParameter("cursor", _NOT_OURS)
+    if isinstance(position, str) and not _storable_text(position, _LONGEST_ROW_ID):
         raise InvalidParameter("cursor", _NOT_OURS)
     return position, row_id
+
+
+def _storable_text(value: object, longest: int) -> bool:
+    return (
+        isinstance(value, str) and len(value) <= longest and find_control_character(value) is None
+    )
+
+
+def decode_micros_cursor(cursor: str) -> tuple[datetime, str]:
+    """A cursor whose position is a moment in epoch microseconds."""
+    position, row_id = decode_cursor(cursor, int)
+    try:
+        moment = datetime.fromtimestamp(int(position) / 1_000_000, UTC)
+    except (OverflowError, ValueError, OSError):
+        raise InvalidParameter("cursor", _NOT_OURS) from None
+    return moment, row_id
 
 
 def decode_time_cursor(cursor: str) -> tuple[datetime, str]:

@@ -8,10 +8,12 @@ step.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Final, Literal, TypeVar
 
-from sqlalchemy import func, or_, select, tuple_
+from sqlalchemy import func, literal, select, tuple_, union_all
 from sqlalchemy.orm import Session
 
 from clef_pro.domain.config import IntegrationSource
@@ -22,7 +24,12 @@ from clef_pro.domain.severity import HealthStatus, Severity
 from clef_pro_api import schemas
 from clef_pro_api.services.errors import Conflict, NotFound
 from clef_pro_api.services.ingest import last_commit
-from clef_pro_api.services.paging import decode_cursor, encode_cursor
+from clef_pro_api.services.paging import (
+    decode_cursor,
+    decode_micros_cursor,
+    decode_time_cursor,
+    encode_cursor,
+)
 from clef_pro_api.storage import models
 
 #: ``acknowledged``: open alerts someone acknowledged (they are still open).
@@ -46,26 +53,53 @@ def _commit_ref(report: models.Report) -> schemas.CommitRef:
     )
 
 
-def list_integrations(session: Session, only: str | None = None) -> schemas.IntegrationList:
-    """Every integration with its health at a glance (or just the one ``only``)."""
+#: Integrations per page of the read API unless asked otherwise, and at most.
+INTEGRATION_PAGE: Final = 100
+INTEGRATION_PAGE_MAX: Final = 500
+
+
+def list_integrations(
+    session: Session,
+    only: str | None = None,
+    *,
+    limit: int = INTEGRATION_PAGE,
+    cursor: str | None = None,
+) -> schemas.IntegrationList:
+    """A page of integrations by name, each with its health at a glance (or
+    just the one ``only``); keyset-paged on (display name, id)."""
     query = (
         select(models.Integration, models.Report)
         .outerjoin(models.Report, models.Report.id == models.Integration.head_report_id)
         .where(models.Integration.deleted_at.is_(None))
         .order_by(models.Integration.display_name, models.Integration.id)
     )
-    alert_query = (
-        select(models.Alert.integration_id, models.Alert.severity, func.count())
-        .where(models.Alert.status == AlertStatus.OPEN)
-        .group_by(models.Alert.integration_id, models.Alert.severity)
-    )
     if only is not None:
         query = query.where(models.Integration.id == only)
-        alert_query = alert_query.where(models.Alert.integration_id == only)
-    rows = session.execute(query).all()
+    if cursor is not None:
+        name, integration_id = decode_cursor(cursor, str)
+        query = query.where(
+            tuple_(models.Integration.display_name, models.Integration.id)
+            > (str(name), integration_id)
+        )
+    fetched = session.execute(query.limit(limit + 1)).all()
+    rows = fetched[:limit]
     counts: dict[str, schemas.AlertCounts] = defaultdict(schemas.AlertCounts)
-    for integration_id, severity, count in session.execute(alert_query):
-        setattr(counts[integration_id], severity, count)
+    if rows:
+        for integration_id, severity, count in session.execute(
+            select(models.Alert.integration_id, models.Alert.severity, func.count())
+            .where(
+                models.Alert.integration_id.in_([integration.id for integration, _head in rows]),
+                models.Alert.status == AlertStatus.OPEN,
+            )
+            .group_by(models.Alert.integration_id, models.Alert.severity)
+        ):
+            setattr(counts[integration_id], severity, count)
+    last = rows[-1][0] if rows else None
+    next_cursor = (
+        encode_cursor(last.display_name, last.id)
+        if last is not None and len(fetched) > limit
+        else None
+    )
 
     items = []
     for integration, head in rows:
@@ -84,7 +118,7 @@ def list_integrations(session: Session, only: str | None = None) -> schemas.Inte
                 open_alerts=counts[integration.id],
             )
         )
-    return schemas.IntegrationList(items=items)
+    return schemas.IntegrationList(items=items, next_cursor=next_cursor)
 
 
 def integration_status(
@@ -183,24 +217,54 @@ def _cells_named_by(policy_results: list[dict[str, Any]]) -> list[dict[str, Any]
 
 
 def _report_at_commit(session: Session, integration_id: str, commit: str) -> models.Report | None:
-    """The report of ``commit``: a full sha, or a prefix that names exactly one."""
+    """The report of ``commit``: a full sha, or a prefix that names exactly one.
+
+    The exact match first (the unique (integration, commit) index, one row);
+    only then the prefix, as a range on that same index: every sha starting
+    with ``p`` sorts at or after ``p`` and before ``p`` with its last digit
+    raised. Never ``LIKE`` or an ``OR`` of both, which the planner answers
+    with a scan of the integration's whole history.
+    """
+    exact = session.scalars(
+        select(models.Report).where(
+            models.Report.integration_id == integration_id,
+            models.Report.commit_sha == commit,
+        )
+    ).one_or_none()
+    if exact is not None:
+        return exact
+    upper = prefix_upper_bound(commit)
+    if upper is None:
+        return None
     matches = session.scalars(
         select(models.Report)
         .where(
             models.Report.integration_id == integration_id,
-            or_(
-                models.Report.commit_sha == commit,
-                models.Report.commit_sha.startswith(commit, autoescape=True),
-            ),
+            models.Report.commit_sha >= commit,
+            models.Report.commit_sha < upper,
         )
+        .order_by(models.Report.commit_sha)
         .limit(2)
     ).all()
-    exact = [report for report in matches if report.commit_sha == commit]
-    if exact:
-        return exact[0]
     if len(matches) > 1:
         raise Conflict("that commit prefix names more than one report")
     return matches[0] if matches else None
+
+
+#: The digits of a stored sha (lower case), in their sort order.
+_HEX_DIGITS: Final = "0123456789abcdef"
+
+
+def prefix_upper_bound(prefix: str) -> str | None:
+    """The least string above every lower-case hex string that starts with
+    ``prefix``, made of hex digits and ``g`` (so it sorts the same in bytes
+    and in any collation's order of digits before letters); ``None`` when
+    ``prefix`` is not lower-case hex, which no stored sha starts with."""
+    if not prefix or any(char not in _HEX_DIGITS for char in prefix):
+        return None
+    last = prefix[-1]
+    raised = "g" if last == "f" else _HEX_DIGITS[_HEX_DIGITS.index(last) + 1]
+    return prefix[:-1] + raised
 
 
 def report_history(
@@ -246,15 +310,99 @@ def alert_view(alert: models.Alert) -> schemas.AlertView:
     return schemas.AlertView.model_validate(alert, from_attributes=True)
 
 
-def list_alerts(session: Session, integration_id: str, status: AlertFilter) -> schemas.AlertList:
+#: Alerts per page of the read API unless asked otherwise, and at most.
+ALERT_PAGE: Final = 50
+ALERT_PAGE_MAX: Final = 500
+
+
+def list_alerts(
+    session: Session,
+    integration_id: str,
+    status: AlertFilter,
+    *,
+    limit: int = ALERT_PAGE,
+    cursor: str | None = None,
+) -> schemas.AlertList:
+    """A page of alerts, newest opened first, keyset-paged on (opened, id) by
+    ``ix_alerts_listing`` (one status) or ``ix_alerts_opened`` (all): a deep
+    page costs what the first does, whatever the history holds."""
     get_integration(session, integration_id)
     query = select(models.Alert).where(models.Alert.integration_id == integration_id)
     if status == "acknowledged":
         query = query.where(models.Alert.status == AlertStatus.OPEN, models.Alert.acknowledged)
     elif status != "all":
         query = query.where(models.Alert.status == status)
-    rows = session.scalars(query.order_by(models.Alert.opened_at.desc(), models.Alert.id)).all()
-    return schemas.AlertList(items=[alert_view(row) for row in rows])
+    if cursor is not None:
+        opened_at, alert_id = decode_time_cursor(cursor)
+        query = query.where(tuple_(models.Alert.opened_at, models.Alert.id) < (opened_at, alert_id))
+    rows = session.scalars(
+        query.order_by(models.Alert.opened_at.desc(), models.Alert.id.desc()).limit(limit + 1)
+    ).all()
+    page = rows[:limit]
+    return schemas.AlertList(
+        items=[alert_view(row) for row in page],
+        next_cursor=encode_cursor(page[-1].opened_at.isoformat(), page[-1].id)
+        if len(rows) > limit
+        else None,
+    )
+
+
+#: The resolved tab counts up to here and then says "more": resolved alerts
+#: are history, and counting all of them would grow with it.
+RESOLVED_COUNT_CAP: Final = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class TabCounts:
+    open: int
+    acknowledged: int
+    #: At most ``RESOLVED_COUNT_CAP``; ``more_resolved`` says there are more.
+    resolved: int
+    more_resolved: bool
+
+    def __getitem__(self, tab: str) -> int:
+        return int(getattr(self, tab))
+
+
+def alert_tab_counts(
+    session: Session, integration_id: str, *, resolved_cap: int | None = None
+) -> TabCounts:
+    """How many alerts each tab of the dashboard holds, in one statement: the
+    open ones (the present, however long the history) grouped by
+    acknowledgement from ``ix_alerts_listing`` alone, and the resolved ones
+    counted up to ``resolved_cap`` (``RESOLVED_COUNT_CAP``) and no further, so
+    the cost is flat."""
+    if resolved_cap is None:
+        resolved_cap = RESOLVED_COUNT_CAP
+    alert = models.Alert
+    open_now = (
+        select(alert.status, alert.acknowledged, func.count())
+        .where(alert.integration_id == integration_id, alert.status == AlertStatus.OPEN)
+        .group_by(alert.status, alert.acknowledged)
+    )
+    some_resolved = (
+        select(alert.id)
+        .where(alert.integration_id == integration_id, alert.status == AlertStatus.RESOLVED)
+        .limit(resolved_cap + 1)
+        .subquery()
+    )
+    resolved = select(
+        literal(AlertStatus.RESOLVED.value), literal(False), func.count()
+    ).select_from(some_resolved)
+    tally = {"open": 0, "acknowledged": 0, "resolved": 0}
+    for status, acknowledged, count in session.execute(union_all(open_now, resolved)):
+        if status == AlertStatus.OPEN:
+            tally["open"] += count
+            if acknowledged:
+                tally["acknowledged"] += count
+        else:
+            tally["resolved"] = count
+    return TabCounts(
+        open=tally["open"],
+        acknowledged=tally["acknowledged"],
+        resolved=min(tally["resolved"], resolved_cap),
+        more_resolved=tally["resolved"] > resolved_cap,
+    )
 
 
 def get_alert(session: Session, integration_id: str, alert_id: str) -> schemas.AlertView:
@@ -266,15 +414,18 @@ def get_alert(session: Session, integration_id: str, alert_id: str) -> schemas.A
 
 
 def integration_sources(
-    session: Session, only: str | None = None
+    session: Session, only: str | None = None, *, among: Sequence[str] | None = None
 ) -> dict[str, IntegrationSource | None]:
     """Each live integration's Kubernetes source (``None`` when it has none):
-    what the dashboard authorises Kubernetes users against."""
+    what the dashboard authorises Kubernetes users against. ``only`` one, or
+    those ``among`` a page of them."""
     query = select(models.Integration.id, models.Integration.config).where(
         models.Integration.deleted_at.is_(None)
     )
     if only is not None:
         query = query.where(models.Integration.id == only)
+    if among is not None:
+        query = query.where(models.Integration.id.in_(list(among)))
     rows = session.execute(query).all()
     return {
         integration_id: IntegrationSource.model_validate(config["source"])
@@ -306,8 +457,7 @@ def _pushed_page(
     get_integration(session, integration_id)
     query = select(table).where(table.integration_id == integration_id)
     if cursor is not None:
-        position, row_id = decode_cursor(cursor, int)
-        pushed_at = datetime.fromtimestamp(int(position) / 1_000_000, UTC)
+        pushed_at, row_id = decode_micros_cursor(cursor)
         query = query.where(tuple_(table.pushed_at, table.id) < (pushed_at, row_id))
     rows = session.scalars(
         query.order_by(table.pushed_at.desc(), table.id.desc()).limit(limit + 1)

@@ -94,6 +94,12 @@ class Integration(Base):
     silence_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     #: When open alerts are next pushed again to Alertmanager channels.
     resend_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    #: The Integration resource that owns this id, recorded by the first upsert
+    #: from it; any other source is refused (``None``: configured by hand). The
+    #: uid tells a resource from one re-created under the same name.
+    owner_namespace: Mapped[str | None] = mapped_column(String(63))
+    owner_name: Mapped[str | None] = mapped_column(String(253))
+    owner_uid: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -153,7 +159,19 @@ class Alert(Base):
             postgresql_where=text("status = 'open'"),
             sqlite_where=text("status = 'open'"),
         ),
-        Index("ix_alerts_integration_status", "integration_id", "status"),
+        # A page of one status, newest opened first, and the tab counts by
+        # status and acknowledgement from the index alone (Postgres INCLUDE).
+        # Its first two columns serve every lookup of the open alerts.
+        Index(
+            "ix_alerts_listing",
+            "integration_id",
+            "status",
+            "opened_at",
+            "id",
+            postgresql_include=["acknowledged"],
+        ),
+        # A page of every alert, newest opened first.
+        Index("ix_alerts_opened", "integration_id", "opened_at", "id"),
         Index(
             "ix_alerts_acknowledgement_expiry",
             "acknowledged_until",
@@ -226,6 +244,16 @@ class Notification(Base):
         UniqueConstraint("report_id", "channel_name", name="uq_notifications_report_channel"),
         Index("ix_notifications_due", "status", "next_attempt_at"),
         Index("ix_notifications_listing", "integration_id", "created_at", "id"),
+        # The listing filtered by status or by channel, a page at a time even
+        # when few of the history's messages match (``?status=dead``).
+        Index("ix_notifications_status_listing", "integration_id", "status", "created_at", "id"),
+        Index(
+            "ix_notifications_channel_listing",
+            "integration_id",
+            "channel_name",
+            "created_at",
+            "id",
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
@@ -335,3 +363,18 @@ class DriftResultRow(Base):
     document: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
     digest: Mapped[str] = mapped_column(String(64))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DashboardSession(Base):
+    """A signed-in dashboard session. The cookie proves who opened it; this
+    row proves it is still open, so signing out (or rotating the admin token)
+    ends it on the server, in every replica, at once."""
+
+    __tablename__ = "dashboard_sessions"
+
+    #: SHA-256 of the session's random nonce (the cookie holds the nonce).
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    username: Mapped[str] = mapped_column(String(200))
+    mode: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

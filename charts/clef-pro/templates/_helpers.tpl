@@ -118,6 +118,19 @@ app.kubernetes.io/component: {{ .component }}
 {{- if .Values.adminToken.existingSecret }}{{ .Values.adminToken.existingSecretKey }}{{ else }}token{{ end }}
 {{- end }}
 
+{{/* Empty when /metrics takes no token. */}}
+{{- define "clef-pro.metricsTokenSecretName" -}}
+{{- if .Values.api.metricsToken.existingSecret }}
+{{- .Values.api.metricsToken.existingSecret }}
+{{- else if .Values.api.metricsToken.generate }}
+{{- printf "%s-metrics-token" (include "clef-pro.fullname" .) }}
+{{- end }}
+{{- end }}
+
+{{- define "clef-pro.metricsTokenSecretKey" -}}
+{{- if .Values.api.metricsToken.existingSecret }}{{ .Values.api.metricsToken.existingSecretKey }}{{ else }}token{{ end }}
+{{- end }}
+
 {{/* Empty when there is no SMTP password. */}}
 {{- define "clef-pro.smtpSecretName" -}}
 {{- if .Values.smtp.existingSecret }}

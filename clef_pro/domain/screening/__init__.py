@@ -15,7 +15,13 @@ Findings name a *kind* of data, never the matched text: an error that echoed
 the value would leak it into logs and HTTP responses.
 """
 
-from clef_pro.domain.screening.controls import find_control_character
+from clef_pro.domain.screening.controls import find_control_character, strip_control_characters
 from clef_pro.domain.screening.engine import REDACTED, find_secret_shape, redact
 
-__all__ = ["REDACTED", "find_control_character", "find_secret_shape", "redact"]
+__all__ = [
+    "REDACTED",
+    "find_control_character",
+    "find_secret_shape",
+    "redact",
+    "strip_control_characters",
+]

@@ -21,6 +21,12 @@ _STRIP_BUT_LAYOUT: Final[dict[int, None]] = {
 }
 
 
+def strip_control_characters(text: str) -> str:
+    """``text`` without the characters free text may not carry (tabs and line
+    breaks stay): for text that is cleaned and kept rather than refused (OTLP)."""
+    return text.translate(_STRIP_BUT_LAYOUT)
+
+
 def find_control_character(text: str, *, free_text: bool = False) -> str | None:
     """Name the first character ``text`` may not carry (``"U+0000"``), or ``None``.
 
