@@ -23,9 +23,28 @@ concurrency: the floor of the HTTP stack alone (uvicorn, FastAPI, the client),
 and CPU milliseconds per report of the client, the server and PostgreSQL, to
 show where the time goes.
 
-A second figure compares one ``POST /api/v1/reports/batch`` of 500 reports
-(the CLI's backfill) with the same 500 reports submitted one by one from one
-client, each into a fresh integration.
+Further figures, each a ratio against a baseline of the same run (the
+targets of the ingestion issue; :func:`targets` prints them together):
+
+- server CPU per report against server CPU per ``GET /healthz`` (≤ 3);
+- what an email channel adds to the server CPU of a report (≤ 0.5 ms): the
+  same phase again with every integration notifying an email channel (each
+  report queues one message; nothing is sent, no SMTP server is configured);
+- database round trips per report (≤ 3), counted by a TCP relay between a
+  server of its own and PostgreSQL: the server's turns from sending to
+  waiting for an answer, less what the idle server made in as long;
+- HTTP throughput against the bare insert (≥ 0.1), and p99 against p50
+  latency of the HTTP phase (≤ 3);
+- one ``POST /api/v1/reports/batch`` of 10,000 reports (the CLI's backfill)
+  against the same reports one by one (a prefix timed and scaled; ≥ 20), and
+  the server's peak RSS meanwhile beside the chart's 512Mi limit;
+- two ``clef-pro serve`` processes on the same database against one, the
+  clients split between them (≥ 1.7).
+
+On a 2-core machine the benchmark client, PostgreSQL and the server(s) share
+the same two cores: two server processes cannot get two cores of their own,
+and any other load on the machine lowers every figure. The output says how
+busy the machine was before and during each phase.
 
 Run on demand, not in CI::
 
@@ -41,12 +60,13 @@ everything listens on 127.0.0.1, and both are stopped at the end.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
 import platform
 import shutil
-import statistics
+import socket
 import subprocess
 import sys
 import tempfile
@@ -69,7 +89,13 @@ from tests.support.service import ADMIN_TOKEN, ServiceClient, key_headers
 
 #: A commit time to count up from (November 2025, epoch milliseconds).
 BASE_TIMESTAMP = 1_763_900_500_000
-BATCH_SIZE = 500
+BATCH_SIZE = 10_000
+#: Singles timed for the batch comparison (the rest are scaled from them).
+SINGLES_TIMED = 500
+#: The chart's memory limit for the API (charts/clef-pro/values.yaml).
+CHART_MEMORY_LIMIT = 512 * 1024 * 1024
+EMAIL_CHANNEL = {"name": "security", "type": "email", "to": ["security@acme.example"]}
+ROUND_TRIP_REPORTS = 200
 WARMUP_PER_WORKER = 25
 RAW_DATABASE = "bench_raw"
 RAW_TABLE = """
@@ -95,14 +121,14 @@ class Encoded:
     body: bytes
 
 
-def reports(count: int) -> list[Encoded]:
+def reports(count: int, start: int = 0) -> list[Encoded]:
     """The contract's spec example re-keyed per commit, commit times increasing.
 
     Every one fails the same two rules, so once the alerts are open each
     report that becomes HEAD records two "recurring" alert events.
     """
     encoded = []
-    for index in range(count):
+    for index in range(start, start + count):
         body = spec_report(f"{index + 1:040x}", timestamp=BASE_TIMESTAMP + index * 1000)
         encoded.append(Encoded(body["commitSha"], json.dumps(body, separators=(",", ":")).encode()))
     return encoded
@@ -265,8 +291,8 @@ class Service:
         self.server = server
         self.admin = ServiceClient(server.client())
 
-    def integration(self, integration_id: str) -> str:
-        (key,) = self.admin.put_integration(integration_id)
+    def integration(self, integration_id: str, **config: Any) -> str:
+        (key,) = self.admin.put_integration(integration_id, **config)
         return key
 
     def client(self) -> httpx.Client:
@@ -275,14 +301,24 @@ class Service:
         return client
 
     def http_phase(
-        self, name: str, hands: Sequence[Sequence[Encoded]], meter: CpuMeter | None
+        self,
+        name: str,
+        hands: Sequence[Sequence[Encoded]],
+        meter: CpuMeter | None,
+        *,
+        servers: Sequence[ServerProcess] = (),
+        **config: Any,
     ) -> Figures:
         """Each hand submits to an integration of its own, oldest first, so
-        every report is newer than the HEAD and runs the lifecycle."""
-        keys = [self.integration(f"{name}-{hand}") for hand in range(len(hands))]
+        every report is newer than the HEAD and runs the lifecycle. With
+        ``servers``, the hands are dealt round-robin between them."""
+        keys = [self.integration(f"{name}-{hand}", **config) for hand in range(len(hands))]
+        urls = [server.url for server in servers] or [self.server.url]
 
         def open_worker(worker: int) -> tuple[httpx.Client, dict[str, str]]:
-            return self.client(), {**JSON_HEADERS, **key_headers(keys[worker])}
+            client = httpx.Client(base_url=urls[worker % len(urls)], timeout=120)
+            client.get("/healthz").raise_for_status()  # open the keep-alive connection
+            return client, {**JSON_HEADERS, **key_headers(keys[worker])}
 
         def send(handle: tuple[httpx.Client, dict[str, str]], item: Encoded) -> None:
             client, headers = handle
@@ -372,72 +408,177 @@ def lifecycle_coverage(postgres: PostgresServer, database: str, prefix: str) -> 
 @dataclass
 class BatchFigures:
     reports: int
-    rounds: int
-    batch_seconds: list[float] = field(default_factory=list)
-    singles_seconds: list[float] = field(default_factory=list)
-    #: CPU milliseconds per report (client/server/postgres), over all rounds.
+    singles_timed: int
+    batch_seconds: float = 0.0
+    #: The timed singles' seconds, scaled to ``reports``.
+    singles_seconds: float = 0.0
+    #: Server peak RSS while it took the batch, and while it took the singles.
+    batch_peak_rss: int = 0
+    singles_peak_rss: int = 0
+    #: CPU milliseconds per report (client/server/postgres).
     batch_cpu_ms: dict[str, float] = field(default_factory=dict)
     singles_cpu_ms: dict[str, float] = field(default_factory=dict)
     other_load: float = 0.0
 
-    @property
-    def batch_median(self) -> float:
-        return statistics.median(self.batch_seconds)
 
-    @property
-    def singles_median(self) -> float:
-        return statistics.median(self.singles_seconds)
-
-
-def batch_vs_singles(service: Service, rounds: int, meter: CpuMeter) -> BatchFigures:
-    """One batch of 500 and 500 sequential singles from one client, ``rounds``
-    times, each into a fresh integration."""
-    items = reports(BATCH_SIZE)
+def batch_vs_singles(service: Service, count: int, timed: int, meter: CpuMeter) -> BatchFigures:
+    """One batch of ``count`` reports against the first ``timed`` of the same
+    reports one by one from one client (scaled to ``count``), each into a
+    fresh integration; the server's peak RSS through each."""
+    items = reports(count)
     batch_body = b'{"reports":[' + b",".join(item.body for item in items) + b"]}"
-    figures = BatchFigures(BATCH_SIZE, rounds)
-    cpu = {"batch": [0.0] * 4, "singles": [0.0] * 4}
+    figures = BatchFigures(count, timed)
+    pid = service.server.process.pid
+    labels = ("client", "server", "postgres")
+    other = 0.0
 
-    def timed(kind: str, seconds: list[float], action: Callable[[], None]) -> None:
+    def timed_run(
+        action: Callable[[], None], reports_done: int
+    ) -> tuple[float, int, dict[str, float]]:
+        nonlocal other
+        reset_peak(pid)
         before = meter.sample()
         started = time.perf_counter()
         action()
-        seconds.append(time.perf_counter() - started)
+        seconds = time.perf_counter() - started
         after = meter.sample()
-        cpu[kind] = [total + b - a for total, a, b in zip(cpu[kind], before, after, strict=True)]
+        used = [b - a for a, b in zip(before, after, strict=True)]
+        other += max(0.0, used[3] - sum(used[:3]))
+        cpu = {k: v * 1000 / reports_done for k, v in zip(labels, used, strict=False)}
+        return seconds, peak_rss(pid), cpu
 
     client = service.client()
     try:
-        for round_ in range(rounds):
-            headers = {**JSON_HEADERS, **key_headers(service.integration(f"batch-{round_}"))}
+        headers = {**JSON_HEADERS, **key_headers(service.integration("batch"))}
 
-            def batch(headers: dict[str, str] = headers) -> None:
-                response = client.post("/api/v1/reports/batch", content=batch_body, headers=headers)
-                if response.status_code != 200 or response.json()["accepted"] != BATCH_SIZE:
-                    raise RuntimeError(f"batch: {response.status_code} {response.text[:500]}")
+        def batch() -> None:
+            response = client.post("/api/v1/reports/batch", content=batch_body, headers=headers)
+            if response.status_code != 200 or response.json()["accepted"] != count:
+                raise RuntimeError(f"batch: {response.status_code} {response.text[:500]}")
 
-            timed("batch", figures.batch_seconds, batch)
-            headers = {**JSON_HEADERS, **key_headers(service.integration(f"singles-{round_}"))}
+        figures.batch_seconds, figures.batch_peak_rss, figures.batch_cpu_ms = timed_run(
+            batch, count
+        )
+        single_headers = {**JSON_HEADERS, **key_headers(service.integration("singles"))}
 
-            def singles(headers: dict[str, str] = headers) -> None:
-                for item in items:
-                    response = client.post("/api/v1/reports", content=item.body, headers=headers)
-                    if response.status_code != 200:
-                        raise RuntimeError(f"single: {response.status_code} {response.text}")
+        def singles() -> None:
+            for item in items[:timed]:
+                response = client.post("/api/v1/reports", content=item.body, headers=single_headers)
+                if response.status_code != 200:
+                    raise RuntimeError(f"single: {response.status_code} {response.text}")
 
-            timed("singles", figures.singles_seconds, singles)
+        seconds, figures.singles_peak_rss, figures.singles_cpu_ms = timed_run(singles, timed)
+        figures.singles_seconds = seconds * count / timed
     finally:
         client.close()
-
-    count = BATCH_SIZE * rounds
-    labels = ("client", "server", "postgres")
-    figures.batch_cpu_ms = {k: v * 1000 / count for k, v in zip(labels, cpu["batch"], strict=False)}
-    figures.singles_cpu_ms = {
-        k: v * 1000 / count for k, v in zip(labels, cpu["singles"], strict=False)
-    }
-    elapsed = sum(figures.batch_seconds) + sum(figures.singles_seconds)
-    other = sum(totals[3] - sum(totals[:3]) for totals in cpu.values())
-    figures.other_load = round(max(0.0, other / (elapsed * (os.cpu_count() or 1))), 3)
+    elapsed = figures.batch_seconds + figures.singles_seconds * timed / count
+    figures.other_load = round(other / (elapsed * (os.cpu_count() or 1)), 3)
     return figures
+
+
+def peak_rss(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def reset_peak(pid: int) -> None:
+    """Start a new peak-RSS measurement of ``pid`` (same user or root)."""
+    Path(f"/proc/{pid}/clear_refs").write_text("5")
+
+
+# ---------------------------------------------------------------- round trips
+
+
+class TurnCounter:
+    """A TCP relay to PostgreSQL that counts round trips: each time the server
+    answers after the client last sent (per connection), one turn.
+
+    PostgreSQL sends nothing back until the client ends what it sends with
+    ``Sync`` or ``Flush``, so a pipeline of statements is one turn, and
+    statements sent one at a time are one each.
+    """
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.turns = 0
+        self._lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(("127.0.0.1", self.target_port))
+            state = {"last": "server"}
+            for source, sink, side in ((client, server, "client"), (server, client, "server")):
+                threading.Thread(
+                    target=self._pump, args=(source, sink, side, state), daemon=True
+                ).start()
+
+    def _pump(
+        self, source: socket.socket, sink: socket.socket, side: str, state: dict[str, str]
+    ) -> None:
+        try:
+            while data := source.recv(65536):
+                with self._lock:
+                    if side == "server" and state["last"] == "client":
+                        self.turns += 1
+                    state["last"] = side
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for end in (source, sink):
+                with contextlib.suppress(OSError):
+                    end.shutdown(socket.SHUT_RDWR)
+
+    def read(self) -> int:
+        with self._lock:
+            return self.turns
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+@dataclass
+class RoundTrips:
+    reports: int
+    turns: int
+    idle_turns: float
+
+    @property
+    def per_report(self) -> float:
+        return max(0.0, self.turns - self.idle_turns) / self.reports
+
+
+def round_trips(service: Service, relay: TurnCounter, server: ServerProcess) -> RoundTrips:
+    """Reports one by one through a server whose database connection is the
+    relay; the turns its background work (outbox, checks) makes while idle
+    for as long are taken off."""
+    key = service.integration("round-trips")
+    items = reports(ROUND_TRIP_REPORTS, start=10)
+    headers = {**JSON_HEADERS, **key_headers(key)}
+    with httpx.Client(base_url=server.url, timeout=120) as client:
+        for item in reports(10):  # warm up: pool, prepared statements
+            client.post("/api/v1/reports", content=item.body, headers=headers)
+        start = relay.read()
+        started = time.perf_counter()
+        for item in items:
+            response = client.post("/api/v1/reports", content=item.body, headers=headers)
+            if response.status_code != 200:
+                raise RuntimeError(f"round trips: {response.status_code} {response.text}")
+        seconds = time.perf_counter() - started
+        turns = relay.read() - start
+    idle_start = relay.read()
+    time.sleep(min(seconds, 10.0))
+    idle = (relay.read() - idle_start) * seconds / min(seconds, 10.0)
+    return RoundTrips(len(items), turns, idle)
 
 
 # ---------------------------------------------------------------- environment
@@ -507,13 +648,33 @@ def machine(postgres: PostgresServer) -> dict[str, Any]:
     }
 
 
+@dataclass
+class Environment:
+    postgres: PostgresServer
+    database: str
+    service: Service
+    workdir: Path
+    env: dict[str, str]
+    started: list[ServerProcess] = field(default_factory=list)
+
+    def __iter__(self) -> Iterator[Any]:
+        """``postgres, database, service, workdir``, as other benchmarks unpack it."""
+        return iter((self.postgres, self.database, self.service, self.workdir))
+
+    def start_server(self, name: str, **extra_env: str) -> ServerProcess:
+        """Another ``clef-pro serve`` on the same database."""
+        server = start_server({**self.env, **extra_env}, self.workdir / f"{name}.log", timeout=180)
+        self.started.append(server)
+        return server
+
+
 @contextmanager
-def environment() -> Iterator[tuple[PostgresServer, str, Service, Path]]:
+def environment() -> Iterator[Environment]:
     """PostgreSQL, a migrated database and one ``clef-pro serve`` on it; all
     stopped and removed on the way out, whatever happened."""
     workdir = Path(tempfile.mkdtemp(prefix="clef-pro-bench-"))
     postgres = start_postgres()
-    server: ServerProcess | None = None
+    setup: Environment | None = None
     try:
         database = Databases(postgres).create()
         env = {
@@ -525,15 +686,15 @@ def environment() -> Iterator[tuple[PostgresServer, str, Service, Path]]:
         }
         # Generous: on a busy machine start-up alone can take half a minute.
         server = start_server(env, workdir / "server.log", timeout=180)
-        yield postgres, database, Service(server), workdir
+        setup = Environment(postgres, database, Service(server), workdir, env, [server])
+        yield setup
     except BaseException:
-        log = workdir / "server.log"
-        if log.exists():
-            print(f"--- server log ---\n{log.read_text()[-4000:]}", file=sys.stderr)
+        for log in sorted(workdir.glob("*.log")):
+            print(f"--- {log.name} ---\n{log.read_text()[-4000:]}", file=sys.stderr)
         raise
     finally:
-        if server is not None:
-            server.stop()
+        for started in setup.started if setup is not None else []:
+            started.stop()
         postgres.stop()
         shutil.rmtree(postgres.root, ignore_errors=True)
         shutil.rmtree(workdir, ignore_errors=True)
@@ -558,14 +719,47 @@ def print_table(rows: Sequence[Figures]) -> None:
         print("warning: other processes used the CPUs during a phase; its figures are low")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+@dataclass
+class Target:
+    name: str
+    measured: float
+    limit: float
+    #: ``True``: the measured figure must stay at or below the limit.
+    at_most: bool
+    detail: str = ""
+
+    @property
+    def met(self) -> bool:
+        return self.measured <= self.limit if self.at_most else self.measured >= self.limit
+
+
+def print_targets(targets: Sequence[Target]) -> None:
+    print("\ntargets (each a ratio or a count measured in this run):")
+    for target in targets:
+        bound = f"{'<=' if target.at_most else '>='} {target.limit:g}"
+        verdict = "met" if target.met else "NOT met"
+        print(
+            f"  {target.name:<44}{target.measured:>9.2f}  {bound:<9} {verdict:<8} {target.detail}"
+        )
+
+
+def main(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0915 (one run, read top to bottom)
     parser = argparse.ArgumentParser(
         prog="python -m bench.ingest", description=(__doc__ or "").split("\n")[0]
     )
     parser.add_argument("--reports", type=int, default=2000, help="reports per phase (2000)")
     parser.add_argument("--concurrency", type=int, default=8, help="concurrent clients (default 8)")
     parser.add_argument(
-        "--rounds", type=int, default=3, help="runs of the raw and batch phases, median kept (3)"
+        "--rounds", type=int, default=3, help="runs of the raw phase, median kept (3)"
+    )
+    parser.add_argument(
+        "--batch", type=int, default=BATCH_SIZE, help=f"reports in the batch ({BATCH_SIZE})"
+    )
+    parser.add_argument(
+        "--singles",
+        type=int,
+        default=SINGLES_TIMED,
+        help=f"of those, sent one by one and timed ({SINGLES_TIMED})",
     )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args(argv)
@@ -573,7 +767,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("need at least one report per client")
 
     command = "python -m bench.ingest " + " ".join(sys.argv[1:] if argv is None else argv)
-    with environment() as (postgres, database, service, _workdir):
+    with environment() as setup:
+        postgres, database, service = setup.postgres, setup.database, setup.service
         postmaster = int((postgres.root / "data" / "postmaster.pid").read_text().split()[0])
         meter = CpuMeter(service.server.process.pid, postmaster)
         info = machine(postgres)
@@ -597,12 +792,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         ceilings = [raw.phase(f"raw{round_}", hands, meter) for round_ in range(args.rounds)]
         ceiling = sorted(ceilings, key=lambda row: row.throughput)[len(ceilings) // 2]
         floor = service.floor_phase(args.reports, workers, meter)
-        http.name, ceiling.name, floor.name = (
+        email = service.http_phase("email", hands, meter, channels=[EMAIL_CHANNEL])
+        http.name, ceiling.name, floor.name, email.name = (
             "HTTP POST /reports",
             "raw psycopg INSERT",
             "HTTP GET /healthz",
+            "POST /reports, email",
         )
-        print_table([http, ceiling, floor])
+        print_table([http, ceiling, floor, email])
         ratios = {
             "throughput_http_over_raw": http.throughput / ceiling.throughput,
             "p50_http_over_raw": http.p50_ms / ceiling.p50_ms,
@@ -618,23 +815,106 @@ def main(argv: Sequence[str] | None = None) -> int:
         if (stored, with_events) != (args.reports, args.reports):
             raise RuntimeError("not every report was stored and became HEAD")
 
-        batch = batch_vs_singles(service, args.rounds, meter)
-        ratio = batch.singles_median / batch.batch_median
+        # Two server processes on the same database, the clients split between them.
+        second = setup.start_server("second")
+        meter_two = CpuMeter(second.process.pid, postmaster)
+        two = service.http_phase("two", hands, meter, servers=[service.server, second])
+        second_cpu = meter_two.sample()[1]
+        two.name = "two processes"
+        print_table([two])
+        print(f"(the second process used {second_cpu:.1f} s of CPU in all, start-up included)")
+
+        # Round trips, through a relay that counts them, on a server of its own.
+        relay = TurnCounter(postgres.port)
+        counted = setup.start_server(
+            "relayed",
+            CLEF_PRO_DATABASE_URL=postgres.url(database).replace(
+                f":{postgres.port}/", f":{relay.port}/"
+            ),
+        )
+        trips = round_trips(service, relay, counted)
+        counted.stop()
+        relay.close()
+        print(
+            f"\nround trips: {trips.turns} for {trips.reports} reports one by one "
+            f"({trips.idle_turns:.0f} made by the idle server in as long taken off): "
+            f"{trips.per_report:.2f} per report"
+        )
+
+        batch = batch_vs_singles(service, args.batch, args.singles, meter)
+        ratio = batch.singles_seconds / batch.batch_seconds
 
         def cpu(figures: dict[str, float]) -> str:
             return "/".join(f"{figures[k]:.2f}" for k in ("client", "server", "postgres"))
 
         print(
-            f"\n{BATCH_SIZE} reports, one client, median of {batch.rounds} rounds "
-            f"(CPU ms/report client/server/postgres):\n"
-            f"  one POST /reports/batch  {batch.batch_median:7.2f} s "
-            f"{BATCH_SIZE / batch.batch_median:6.0f} reports/s   {cpu(batch.batch_cpu_ms)}\n"
-            f"  {BATCH_SIZE} POST /reports       {batch.singles_median:7.2f} s "
-            f"{BATCH_SIZE / batch.singles_median:6.0f} reports/s   {cpu(batch.singles_cpu_ms)}\n"
-            f"  ratio singles / batch    {ratio:7.2f}x   other load {batch.other_load:.0%}"
+            f"\n{batch.reports} reports, one client (CPU ms/report client/server/postgres):\n"
+            f"  one POST /reports/batch  {batch.batch_seconds:8.2f} s "
+            f"{batch.reports / batch.batch_seconds:6.0f} reports/s   {cpu(batch.batch_cpu_ms)}"
+            f"   peak RSS {batch.batch_peak_rss / 2**20:.0f} MiB\n"
+            f"  POST /reports one by one {batch.singles_seconds:8.2f} s "
+            f"{batch.reports / batch.singles_seconds:6.0f} reports/s   "
+            f"{cpu(batch.singles_cpu_ms)}   peak RSS {batch.singles_peak_rss / 2**20:.0f} MiB"
+            f"  ({batch.singles_timed} timed, scaled)\n"
+            f"  ratio singles / batch    {ratio:8.2f}x   other load {batch.other_load:.0%}"
         )
         if batch.other_load > 0.1:
             print("warning: other processes used the CPUs meanwhile; these figures are low")
+
+        targets = [
+            Target(
+                "server CPU per report / per /healthz",
+                http.cpu_ms["server"] / floor.cpu_ms["server"],
+                3,
+                at_most=True,
+                detail=f"{http.cpu_ms['server']:.2f} / {floor.cpu_ms['server']:.2f} ms",
+            ),
+            Target(
+                "email channel: extra server CPU, ms/report",
+                email.cpu_ms["server"] - http.cpu_ms["server"],
+                0.5,
+                at_most=True,
+                detail=f"{email.cpu_ms['server']:.2f} - {http.cpu_ms['server']:.2f} ms",
+            ),
+            Target("database round trips per report", trips.per_report, 3, at_most=True),
+            Target(
+                "HTTP throughput / bare insert",
+                ratios["throughput_http_over_raw"],
+                0.1,
+                at_most=False,
+                detail=f"{http.throughput:.0f} / {ceiling.throughput:.0f} per s, {workers} clients",
+            ),
+            Target(
+                "p99 / p50 latency, HTTP",
+                http.p99_ms / http.p50_ms,
+                3,
+                at_most=True,
+                detail=f"{http.p99_ms:.1f} / {http.p50_ms:.1f} ms",
+            ),
+            Target(
+                f"{batch.reports}-report batch, faster than singles",
+                ratio,
+                20,
+                at_most=False,
+                detail=f"{batch.batch_seconds:.1f} s against {batch.singles_seconds:.1f} s",
+            ),
+            Target(
+                "batch peak RSS / chart memory limit",
+                batch.batch_peak_rss / CHART_MEMORY_LIMIT,
+                1,
+                at_most=True,
+                detail=f"{batch.batch_peak_rss / 2**20:.0f} MiB of 512 MiB",
+            ),
+            Target(
+                "two API processes / one",
+                two.throughput / http.throughput,
+                1.7,
+                at_most=False,
+                detail=f"{two.throughput:.0f} / {http.throughput:.0f} per s "
+                f"(on {os.cpu_count()} cores shared with PostgreSQL and the client)",
+            ),
+        ]
+        print_targets(targets)
 
     if args.json:
         args.json.write_text(
@@ -645,12 +925,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "single": [asdict(row) for row in (http, ceiling, floor)],
                     "ratios": ratios,
                     "lifecycle": {"stored": stored, "with_events": with_events},
-                    "batch": {
-                        **asdict(batch),
-                        "batch_median": batch.batch_median,
-                        "singles_median": batch.singles_median,
-                        "singles_over_batch": ratio,
-                    },
+                    "batch": {**asdict(batch), "singles_over_batch": ratio},
+                    "email": asdict(email),
+                    "two_processes": asdict(two),
+                    "round_trips": {**asdict(trips), "per_report": trips.per_report},
+                    "targets": [{**asdict(t), "met": t.met} for t in targets],
                 },
                 indent=2,
             )

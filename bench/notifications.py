@@ -50,6 +50,7 @@ from clef_pro_api.notifications.render import Links
 from clef_pro_api.services import ingest, integrations
 from clef_pro_api.storage import models
 from clef_pro_api.storage.db import create_db_engine, session_factory, transaction
+from clef_pro_api.storage.exchange import Exchange
 from tests.support.contract import failing, spec_report
 from tests.support.postgres import Databases, PostgresServer, free_port, start_postgres
 from tests.support.server import ServerProcess, start_server
@@ -146,8 +147,9 @@ def fill_outbox(url: str, mails: int) -> list[MIMEMultipart]:
             timestamp=index,
             policy_results=[failing("missing_keys", "oauth/production")],
         )
-        with transaction(sessions) as session:
-            result = ingest.ingest(session, "bench", [Report.model_validate(body)])
+        with engine.connect() as connection, Exchange(connection) as exchange:
+            result = ingest.ingest(exchange, ingest.ById("bench"), [Report.model_validate(body)])
+            exchange.commit()
             if len(result.notifications) != 1:
                 raise RuntimeError("a report did not queue exactly one mail")
     links = Links("https://clef.bench.example")

@@ -20,12 +20,13 @@ presents, until its allowance refills.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Path, Query, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AfterValidator
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session, sessionmaker
 from starlette import status
 from starlette.requests import HTTPConnection
@@ -94,7 +95,7 @@ _api_key_header = APIKeyHeader(
 )
 
 
-def _unauthorized(
+def unauthorized(
     reason: str = "missing, malformed, unknown or revoked credentials",
 ) -> HTTPException:
     return HTTPException(
@@ -113,10 +114,10 @@ async def presented_token(
 
 def _one_token(bearer: str | None, api_key: str | None) -> str:
     if bearer and api_key and bearer != api_key:
-        raise _unauthorized("Authorization and x-api-key carry different credentials")
+        raise unauthorized("Authorization and x-api-key carry different credentials")
     token = bearer or api_key
     if not token:
-        raise _unauthorized()
+        raise unauthorized()
     return token
 
 
@@ -171,7 +172,7 @@ def _kind_of(token: str) -> CredentialKind:
 
 
 def authenticate_ci_key(
-    session: Session, presented: str, settings: Settings, request: HTTPConnection
+    session: Session | Connection, presented: str, settings: Settings, request: HTTPConnection
 ) -> CIKey:
     """Resolve a presented CI API key (does I/O: call it in the request's worker thread)."""
     attempts = Attempts(request, "api-key")
@@ -184,7 +185,7 @@ def authenticate_ci_key(
     ci_key = resolve_api_key(session, presented) if looks_like_api_key(presented) else None
     if ci_key is None:
         attempts.failed()
-        raise _unauthorized()
+        raise unauthorized()
     return ci_key
 
 
@@ -205,13 +206,13 @@ def get_principal(
         ci_key = resolve_api_key(session, token)
         if ci_key is None:
             attempts.failed()
-            raise _unauthorized()
+            raise unauthorized()
         return ci_key
     reviewer: TokenReviewer | None = request.app.state.token_reviewer
     identity = reviewer.review(token) if reviewer is not None else None
     if identity is None:
         attempts.failed()
-        raise _unauthorized()
+        raise unauthorized()
     operator = operator_identity(settings.operator_service_account)
     if identity.username != operator:
         raise HTTPException(
@@ -260,3 +261,26 @@ def _nothing() -> None:
 
 
 OutboxWakerDep = Annotated[Callable[[], None], Depends(get_outbox_waker)]
+
+
+async def get_queued_waker(request: Request) -> Callable[[Collection[str]], None]:
+    """Wakes this replica's outbox sender for messages of the given channel
+    types, unless it delivers none of them (email without an SMTP server):
+    a round that can claim nothing would only cost a transaction per report."""
+    sender: Sender | None = getattr(request.app.state, "sender", None)
+    if sender is None:
+        return _nothing_queued
+    delivered = sender.channel_types
+
+    def wake(channel_types: Collection[str]) -> None:
+        if not delivered.isdisjoint(channel_types):
+            sender.wake()
+
+    return wake
+
+
+def _nothing_queued(_channel_types: Collection[str]) -> None:
+    return None
+
+
+QueuedWakerDep = Annotated[Callable[[Collection[str]], None], Depends(get_queued_waker)]

@@ -9,7 +9,7 @@ strings.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Final
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt
 from pydantic.alias_generators import to_camel
@@ -32,14 +32,38 @@ class WireModel(BaseModel):
     )
 
 
+#: Strings that passed lately, as a line and as free text. Reports repeat
+#: most of their strings from one commit to the next, and both checks are
+#: pure functions of the text: a string seen clean is clean. Only clean
+#: strings are kept, short ones, and a set is emptied when full (bounded memory).
+_CLEAN_LINES: set[str] = set()
+_CLEAN_TEXTS: set[str] = set()
+_CLEAN_MAX_ENTRIES: Final = 16_384
+_CLEAN_MAX_LENGTH: Final = 256
+
+
+def _remember(clean: set[str], value: str) -> str:
+    if len(value) <= _CLEAN_MAX_LENGTH:
+        if len(clean) >= _CLEAN_MAX_ENTRIES:
+            clean.clear()
+        clean.add(value)
+    return value
+
+
 def screen_line(value: str) -> str:
     """Refuse secret-shaped data in a one-line string (a name, id, version or URL)."""
-    return _refuse_secret_shapes(_refuse_controls(value, free_text=False))
+    if value in _CLEAN_LINES:
+        return value
+    _refuse_secret_shapes(_refuse_controls(value, free_text=False))
+    return _remember(_CLEAN_LINES, value)
 
 
 def screen_text(value: str) -> str:
     """Refuse secret-shaped data in free text, where tabs and line breaks may stand."""
-    return _refuse_secret_shapes(_refuse_controls(value, free_text=True))
+    if value in _CLEAN_TEXTS:
+        return value
+    _refuse_secret_shapes(_refuse_controls(value, free_text=True))
+    return _remember(_CLEAN_TEXTS, value)
 
 
 def refuse_controls(value: str) -> str:

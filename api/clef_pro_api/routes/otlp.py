@@ -24,6 +24,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 from google.rpc import code_pb2, status_pb2
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
+from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette import status
@@ -32,8 +33,8 @@ from starlette.concurrency import run_in_threadpool
 from clef_pro.domain.otlp import Mapped, map_request
 from clef_pro_api import metrics, schemas
 from clef_pro_api.deps import (
-    OutboxWakerDep,
     PresentedTokenDep,
+    QueuedWakerDep,
     SettingsDep,
     authenticate_ci_key,
     document_ci_key,
@@ -46,6 +47,7 @@ from clef_pro_api.services import otlp
 from clef_pro_api.services.ingest import last_commit
 from clef_pro_api.services.ratelimit import RateLimiter
 from clef_pro_api.settings import Settings
+from clef_pro_api.storage.exchange import Exchange
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +119,7 @@ def _limiter(request: Request, settings: Settings) -> RateLimiter:
     dependencies=[Depends(document_ci_key)],
     response_class=Response,
 )
-async def export_logs(request: Request, settings: SettingsDep, wake: OutboxWakerDep) -> Response:
+async def export_logs(request: Request, settings: SettingsDep, wake: QueuedWakerDep) -> Response:
     """Take one OTLP logs push: ``clef report --push`` (one report of its
     commit), ``clef lint --push`` or ``clef drift --push`` (the integration's
     latest lint and drift results)."""
@@ -162,15 +164,15 @@ def _take(
     request: Request,
     *,
     settings: Settings,
-    wake: OutboxWakerDep,
+    wake: QueuedWakerDep,
     token: str,
     body: bytes,
     encoding: str,
 ) -> Mapped:
     """Authenticate, decode, map and store one push: the request's one worker hop."""
-    sessions: sessionmaker[Session] = request.app.state.sessions
-    with sessions() as session:
-        caller = authenticate_ci_key(session, token, settings, request)
+    engine: Engine = request.app.state.engine
+    with engine.connect() as connection:
+        caller = authenticate_ci_key(connection, token, settings, request)
         wait = _limiter(request, settings).admit(caller.integration_id)
         if wait is not None:
             raise _Refused(
@@ -197,8 +199,9 @@ def _take(
             received_at_ms=time.time_ns() // 1_000_000,
             max_future_ms=int(settings.max_commit_future_hours * 3_600_000),
         )
-        stored = otlp.store(session, caller.integration_id, mapped)
-        session.commit()
+        with Exchange(connection) as exchange:
+            stored = otlp.store(exchange, caller.integration_id, mapped)
+            exchange.commit()
     if stored.ingested is not None:
         record("otlp", started, stored.ingested, wake)
     taken = sum(len(entry.records) for entry in records) - mapped.rejected_records

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass
 
-from sqlalchemy import or_, select
+from sqlalchemy import Connection, or_, select
 from sqlalchemy.orm import Session
 
 from clef_pro.domain import apikeys
@@ -35,7 +35,7 @@ class Administrator:
 Principal = CIKey | Administrator
 
 
-def resolve_api_key(session: Session, presented: str) -> CIKey | None:
+def resolve_api_key(session: Session | Connection, presented: str) -> CIKey | None:
     if not apikeys.is_well_formed(presented):
         return None
     digest = apikeys.sha256_hex(presented)

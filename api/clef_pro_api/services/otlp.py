@@ -24,8 +24,7 @@ from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
 from opentelemetry.proto.common.v1 import common_pb2
 from pydantic import ValidationError
-from sqlalchemy import insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, insert, select
 
 from clef_pro.domain.otlp import (
     AttributeValue,
@@ -39,6 +38,7 @@ from clef_pro.domain.otlp_json import ExportLogsServiceRequest
 from clef_pro.domain.report import Protocol, content_digest
 from clef_pro_api.services import ingest
 from clef_pro_api.storage import models
+from clef_pro_api.storage.exchange import Exchange
 from clef_pro_api.storage.models import utcnow
 
 JSON: Final = "application/json"
@@ -158,16 +158,20 @@ class Stored:
     drift: int
 
 
-def store(session: Session, integration_id: str, mapped: Mapped) -> Stored:
+def store(exchange: Exchange, integration_id: str, mapped: Mapped) -> Stored:
     """Store one request's results under the integration's ingestion lock.
-    The caller commits."""
+    The caller commits (``exchange.commit()``)."""
     ingested = None
+    caller = ingest.ById(integration_id)
     if mapped.reports:
-        ingested = ingest.ingest(session, integration_id, mapped.reports, protocol=Protocol.OTLP)
+        ingested = ingest.ingest(exchange, caller, mapped.reports, protocol=Protocol.OTLP)
     else:
-        ingest.lock_integration(session, integration_id)
-    lint = _store_results(session, models.LintResultRow, integration_id, mapped.lint)
-    drift = _store_results(session, models.DriftResultRow, integration_id, mapped.drift)
+        ingest.lock(exchange, caller)
+    if mapped.lint or mapped.drift:
+        # The report's writes go first: the results' own statements run now.
+        exchange.send()
+    lint = _store_results(exchange.connection, models.LintResultRow, integration_id, mapped.lint)
+    drift = _store_results(exchange.connection, models.DriftResultRow, integration_id, mapped.drift)
     return Stored(ingested, lint, drift)
 
 
@@ -190,7 +194,7 @@ def _drift_columns(result: DriftResult) -> dict[str, object]:
 
 
 def _store_results(
-    session: Session,
+    session: Connection,
     table: type[models.LintResultRow] | type[models.DriftResultRow],
     integration_id: str,
     results: list[LintResult] | list[DriftResult],

@@ -25,9 +25,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from pydantic import ValidationError
 from sqlalchemy import func, or_, select
@@ -51,6 +51,38 @@ ORDERED_CHANNEL_TYPES = ("pagerduty", "alertmanager")
 MAX_ERROR_LENGTH = 1000
 
 
+class AlertFields(Protocol):
+    """What a message says of an alert: a stored ``models.Alert``, or the
+    plain record ingestion keeps of one (it writes with Core statements)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def rule_id(self) -> str: ...
+    @property
+    def rule_name(self) -> str: ...
+    @property
+    def scope(self) -> str: ...
+    @property
+    def severity(self) -> str: ...
+    @property
+    def message(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def acknowledged(self) -> bool: ...
+    @property
+    def acknowledged_by(self) -> str | None: ...
+    @property
+    def acknowledged_until(self) -> datetime | None: ...
+    @property
+    def introduced_by_commit(self) -> str: ...
+    @property
+    def opened_at(self) -> datetime: ...
+    @property
+    def notified_at(self) -> dict[str, str] | None: ...
+
+
 class AlertEventSource(Protocol):
     """One alert event of the report being ingested (ingest's ``AppliedEvent``)."""
 
@@ -58,7 +90,7 @@ class AlertEventSource(Protocol):
     def event(self) -> AlertEvent: ...
 
     @property
-    def alert(self) -> models.Alert: ...
+    def alert(self) -> AlertFields: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +103,7 @@ class AlertChange:
     acknowledgement_expired: bool = False
 
 
-def last_notified(alert: models.Alert) -> dict[str, datetime]:
+def last_notified(alert: AlertFields) -> dict[str, datetime]:
     return {name: datetime.fromisoformat(at) for name, at in (alert.notified_at or {}).items()}
 
 
@@ -99,12 +131,112 @@ def _notice(source: AlertEventSource, now: datetime) -> AlertNotice:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class ReportRef:
+    """The report a message is about."""
+
+    id: str
+    commit_sha: str
+    branch: str
+
+
+@dataclass(slots=True)
+class Planned:
+    """The rows one enqueue writes, for the caller to insert its own way."""
+
+    #: Columns of ``notifications`` rows.
+    notifications: list[dict[str, Any]] = field(default_factory=list)
+    #: Columns of ``notification_alerts`` rows.
+    links: list[dict[str, Any]] = field(default_factory=list)
+    #: Alert id -> the ``notified_at`` it has now (only alerts that changed).
+    notified_at: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: The integration's next Alertmanager refresh, if this moved it earlier.
+    resend_at: datetime | None = None
+
+
+def plan(
+    *,
+    integration_id: str,
+    integration_name: str,
+    resend_at: datetime | None,
+    config: IntegrationConfig,
+    report: ReportRef | None,
+    events: Sequence[AlertEventSource],
+    already: Collection[str],
+    now: datetime,
+    channels: Sequence[AnyChannel] | None = None,
+) -> Planned:
+    """What :func:`enqueue` writes, as rows: no session, no I/O.
+
+    ``already`` names the channels that have a message for this report.
+    """
+    planned = Planned()
+    chosen = config.channels if channels is None else channels
+    if not events or not chosen:
+        return planned
+    notices = [_notice(source, now) for source in events]
+    stamps: dict[str, dict[str, str]] = {}
+    for channel in chosen:
+        if channel.name in already:
+            continue
+        selected = notify.alerts_for_channel(notices, channel, now)
+        if not selected:
+            continue
+        digest = Digest(
+            integration_id=integration_id,
+            integration_name=integration_name,
+            report_id=report.id if report is not None else None,
+            commit_sha=report.commit_sha if report is not None else "",
+            branch=report.branch if report is not None else "",
+            alerts=selected,
+        )
+        notification_id = models.new_id()
+        planned.notifications.append(
+            {
+                "id": notification_id,
+                "integration_id": integration_id,
+                "report_id": report.id if report is not None else None,
+                "channel_name": channel.name,
+                "channel_type": channel.type,
+                "payload": digest.to_payload(),
+                "status": DeliveryStatus.PENDING.value,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+        planned.links.extend(
+            {
+                "notification_id": notification_id,
+                "alert_id": notice.alert_id,
+                "event": notice.event.value,
+                "severity": notice.severity.value,
+                "position": position,
+            }
+            for position, notice in enumerate(selected)
+        )
+        for notice in selected:
+            if notify.counts_as_notified(notice):
+                stamps.setdefault(notice.alert_id, {})[channel.name] = now.isoformat()
+        if isinstance(channel, AlertmanagerChannel):
+            due = now + channel.resend_every
+            current = planned.resend_at or resend_at
+            if current is None or due < current:
+                planned.resend_at = due
+    for source in events:
+        stamp = stamps.get(source.alert.id)
+        if stamp:
+            planned.notified_at[source.alert.id] = {**(source.alert.notified_at or {}), **stamp}
+    return planned
+
+
 def enqueue(
     session: Session,
     integration: models.Integration,
     config: IntegrationConfig,
     report: models.Report | None,
-    events: Sequence[AlertEventSource],
+    events: Sequence[AlertChange],
     *,
     now: datetime | None = None,
     channels: Sequence[AnyChannel] | None = None,
@@ -112,18 +244,18 @@ def enqueue(
     """Queue one message per channel that the alert events concern.
 
     Called in the transaction that changed the alerts, under the
-    integration's lock: ingest for a report's events, and what happens
-    between reports with ``report`` ``None``. A channel that already has a
-    message for this report (a changed resubmission of the same commit) gets
-    no second one. Each channel told of an opened or recurring alert is
-    stamped on the alert row (``notified_at``), which repeat intervals count
-    from: a row the caller already holds, so it costs no extra query.
+    integration's lock: for what happens between reports with ``report``
+    ``None`` (ingestion plans its rows with :func:`plan` and writes them with
+    the report). A channel that already has a message for this report (a
+    changed resubmission of the same commit) gets no second one. Each channel
+    told of an opened or recurring alert is stamped on the alert row
+    (``notified_at``), which repeat intervals count from: a row the caller
+    already holds, so it costs no extra query.
     """
     chosen = config.channels if channels is None else channels
     if not events or not chosen:
         return []
     now = now or models.utcnow()
-    notices = [_notice(source, now) for source in events]
     already = (
         set(
             session.scalars(
@@ -135,57 +267,27 @@ def enqueue(
         if report is not None
         else set()
     )
-    stamps: dict[str, dict[str, str]] = {}
-    queued: list[models.Notification] = []
-    for channel in chosen:
-        if channel.name in already:
-            continue
-        selected = notify.alerts_for_channel(notices, channel, now)
-        if not selected:
-            continue
-        digest = Digest(
-            integration_id=integration.id,
-            integration_name=integration.display_name,
-            report_id=report.id if report is not None else None,
-            commit_sha=report.commit_sha if report is not None else "",
-            branch=report.branch if report is not None else "",
-            alerts=selected,
-        )
-        row = models.Notification(
-            id=models.new_id(),
-            integration_id=integration.id,
-            report_id=report.id if report is not None else None,
-            channel_name=channel.name,
-            channel_type=channel.type,
-            payload=digest.to_payload(),
-            status=DeliveryStatus.PENDING,
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
-        )
+    planned = plan(
+        integration_id=integration.id,
+        integration_name=integration.display_name,
+        resend_at=integration.resend_at,
+        config=config,
+        report=ReportRef(report.id, report.commit_sha, report.branch) if report else None,
+        events=events,
+        already=already,
+        now=now,
+        channels=channels,
+    )
+    queued = [models.Notification(**columns) for columns in planned.notifications]
+    for row in queued:
         session.add(row)
-        session.add_all(
-            models.NotificationAlert(
-                notification_id=row.id,
-                alert_id=notice.alert_id,
-                event=notice.event,
-                severity=notice.severity,
-                position=position,
-            )
-            for position, notice in enumerate(selected)
-        )
-        for notice in selected:
-            if notify.counts_as_notified(notice):
-                stamps.setdefault(notice.alert_id, {})[channel.name] = now.isoformat()
-        if isinstance(channel, AlertmanagerChannel):
-            due = now + channel.resend_every
-            if integration.resend_at is None or due < integration.resend_at:
-                integration.resend_at = due
-        queued.append(row)
+    session.add_all(models.NotificationAlert(**columns) for columns in planned.links)
+    if planned.resend_at is not None:
+        integration.resend_at = planned.resend_at
     for source in events:
-        stamp = stamps.get(source.alert.id)
-        if stamp:
-            source.alert.notified_at = {**(source.alert.notified_at or {}), **stamp}
+        stamped = planned.notified_at.get(source.alert.id)
+        if stamped is not None:
+            source.alert.notified_at = stamped
     return queued
 
 

@@ -1,5 +1,11 @@
 """Engines and sessions for Postgres (the reference) and SQLite (embedded default).
 
+On PostgreSQL the pool does not ping a connection before every checkout (a
+round trip on every request, for a failure that is rare): connections are
+replaced after ``pool_recycle`` seconds, rolled back when returned (a no-op
+after a commit), and a connection found dead fails its request with a ``503``
+that invalidates the whole pool, so the next request reconnects.
+
 SQLite has no row locks, so every SQLite transaction that may write starts
 with ``BEGIN IMMEDIATE``: writers queue on the database lock instead of failing
 with ``database is locked`` when two of them upgrade at once. That serialises
@@ -41,8 +47,8 @@ def create_db_engine(url: str, *, pool_size: int = 10) -> Engine:
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
         pool_recycle=1800,
+        pool_reset_on_return="rollback",
     )
 
 

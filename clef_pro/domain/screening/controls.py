@@ -32,6 +32,10 @@ def find_control_character(text: str, *, free_text: bool = False) -> str | None:
 
     ``free_text`` allows tab, line feed and carriage return.
     """
+    if text.isascii() and text.isprintable():
+        # Printable ASCII holds no C0 control or DEL, and C1 controls and
+        # surrogates are not ASCII: nothing to look for (both checks run in C).
+        return None
     table = _STRIP_BUT_LAYOUT if free_text else _STRIP_ALL
     if len(text.translate(table)) == len(text):
         return None

@@ -164,12 +164,29 @@ def _first_kind(view: _View) -> str | None:
     return None
 
 
+#: Strings screened clean lately. A report repeats most of its strings from
+#: one commit to the next (namespace, environment and rule names, the cells'
+#: descriptions, the same messages), screening is a pure function of the
+#: text, and its fixed cost per string (folding, the literal pass) is most of
+#: what a report's screening costs. Only clean strings are kept, never one
+#: that carries a shape, and only short ones; the set is emptied when full,
+#: so its memory stays bounded (about 16,000 strings of 256 characters at most).
+_CLEAN: set[str] = set()
+_CLEAN_MAX_ENTRIES: Final = 16_384
+_CLEAN_MAX_LENGTH: Final = 256
+
+
 def find_secret_shape(text: str) -> str | None:
     """The kind of secret-shaped data in ``text`` (e.g. ``"an age recipient"``),
     or ``None`` if there is none. Never returns any part of the text."""
-    if not text:
+    if not text or text in _CLEAN:
         return None
-    return _first_kind(_View(fold(text).encode("ascii")))
+    kind = _first_kind(_View(fold(text).encode("ascii")))
+    if kind is None and len(text) <= _CLEAN_MAX_LENGTH:
+        if len(_CLEAN) >= _CLEAN_MAX_ENTRIES:
+            _CLEAN.clear()
+        _CLEAN.add(text)
+    return kind
 
 
 def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:

@@ -1,0 +1,248 @@
+"""Statements sent to the database together and answered together.
+
+Report ingestion is a handful of short statements, and on PostgreSQL each one
+sent on its own costs a network round trip, the server's wake-up for it, and
+SQLAlchemy's per-statement work. An :class:`Exchange` collects SQLAlchemy Core
+statements and sends them as one unit: on PostgreSQL through psycopg's
+pipeline mode (every statement, and the transaction's ``BEGIN`` and
+``COMMIT``, in one round trip), elsewhere (the embedded SQLite) one after the
+other through the SQLAlchemy connection, with the same results.
+
+The statements are ordinary Core constructs, compiled once per dialect and
+kept (:func:`compiled`): on the pipelined path their SQL goes to the
+driver's cursor as it is, with JSON parameters wrapped as ``jsonb``. What
+SQLAlchemy's bind processing would add there is nothing these statements
+need (the timezone-aware check of :class:`~clef_pro_api.storage.models.UTCDateTime`
+is about values the service makes itself), and the results are what psycopg
+returns for these column types (timezone-aware timestamps, decoded JSON),
+which is also what the SQLite path's result processing produces.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from sqlalchemy import Connection, Dialect, text
+from sqlalchemy.sql import Executable, sqltypes
+
+Params = Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Compiled:
+    sql: str
+    #: Names of the parameters that are JSON documents.
+    json: frozenset[str]
+    #: Values of the statement's own literals (``column == "open"``).
+    defaults: Mapping[str, Any]
+
+
+_COMPILED: dict[tuple[str, int], Compiled] = {}
+
+
+def compiled(statement: Executable, dialect: Dialect) -> Compiled:
+    """The statement's SQL for ``dialect``, compiled on first use only.
+
+    Keyed by the statement object: the ingestion statements are module
+    constants, built once.
+    """
+    key = (dialect.name, id(statement))
+    found = _COMPILED.get(key)
+    if found is None:
+        unit = statement.compile(dialect=dialect)  # type: ignore[attr-defined]
+        json = frozenset(
+            name
+            for name, bind in unit.binds.items()
+            if isinstance(bind.type, sqltypes.JSON)
+            or isinstance(getattr(bind.type, "impl", None), sqltypes.JSON)
+        )
+        defaults = {
+            name: bind.value
+            for name, bind in unit.binds.items()
+            if not bind.required and bind.callable is None
+        }
+        found = _COMPILED[key] = Compiled(unit.string, json, defaults)
+    return found
+
+
+class Answer:
+    """The rows a query of an exchange returns, once the exchange was sent."""
+
+    __slots__ = ("_cursor", "_rows")
+
+    def __init__(self) -> None:
+        self._rows: list[Sequence[Any]] | None = None
+        self._cursor: Any = None
+
+    @property
+    def rows(self) -> list[Sequence[Any]]:
+        if self._rows is None:
+            if self._cursor is None:
+                raise RuntimeError("the exchange was not sent yet")
+            self._rows = self._cursor.fetchall()
+            self._cursor.close()
+        return self._rows
+
+    def first(self) -> Sequence[Any] | None:
+        rows = self.rows
+        return rows[0] if rows else None
+
+
+class Exchange:
+    """Collects statements; :meth:`send` or :meth:`commit` sends them all.
+
+    Use it as a context manager: leaving it without :meth:`commit` rolls back.
+    """
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self.dialect = connection.dialect
+        self.pipelined: Final = connection.dialect.driver == "psycopg"
+        self._queued: list[tuple[Executable, Params | Sequence[Params], Answer | None]] = []
+        #: Whether this exchange began the transaction it is in (pipelined path).
+        self._began = False
+
+    def __enter__(self) -> Exchange:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        if not self.pipelined:
+            return  # the SQLAlchemy connection rolls back what was not committed
+        if not self._began:
+            return
+        driver = self._driver()
+        try:
+            if driver.pgconn.transaction_status != _IDLE:
+                driver.rollback()
+            self._end()
+        except Exception:
+            # Never lend out a connection in a state we do not know: drop it.
+            self._began = False
+            self.connection.invalidate()
+
+    def query(self, statement: Executable, params: Params) -> Answer:
+        answer = Answer()
+        self._queued.append((statement, params, answer))
+        return answer
+
+    def execute(self, statement: Executable, params: Params | Sequence[Params]) -> None:
+        """Queue a statement that returns nothing; a sequence of parameter sets
+        runs it once per set (no set: not at all)."""
+        if isinstance(params, Sequence) and not params:
+            return
+        self._queued.append((statement, params, None))
+
+    def send(self) -> None:
+        """Send what is queued and wait for every answer (one round trip when pipelined)."""
+        self._run(commit=False)
+
+    def commit(self) -> None:
+        """Send what is queued and commit, together (one round trip when pipelined)."""
+        self._run(commit=True)
+
+    def _run(self, *, commit: bool) -> None:
+        queued, self._queued = self._queued, []
+        if self.pipelined:
+            self._pipelined(queued, commit=commit)
+            return
+        for statement, params, answer in queued:
+            many = not isinstance(params, Mapping)
+            result = self.connection.execute(
+                statement,
+                list(params) if many else params,  # type: ignore[arg-type]
+            )
+            if answer is not None:
+                answer._rows = [tuple(row) for row in result]
+        if commit:
+            self.connection.commit()
+
+    def _driver(self) -> Any:
+        driver = self.connection.connection.driver_connection
+        assert driver is not None
+        return driver
+
+    def _end(self) -> None:
+        """Hand the connection back as the pool lends it: outside any
+        transaction, and beginning its own on the next statement."""
+        if self._began:
+            self._began = False
+            self._driver().autocommit = False
+
+    def _pipelined(
+        self,
+        queued: list[tuple[Executable, Params | Sequence[Params], Answer | None]],
+        *,
+        commit: bool,
+    ) -> None:
+        from psycopg.types.json import Jsonb  # noqa: PLC0415 (imported only with psycopg in use)
+
+        driver = self._driver()
+        error_type = self.dialect.loaded_dbapi.Error
+        sql = ""
+        try:
+            if not self._began and driver.pgconn.transaction_status == _IDLE:
+                # psycopg would begin the transaction with a round trip of its
+                # own (it waits to learn the transaction's state); this
+                # exchange sends BEGIN itself, first in the pipeline, and
+                # COMMIT last in the one that commits.
+                driver.autocommit = True
+                self._began = True
+                queued.insert(0, (_BEGIN, {}, None))
+            if commit and self._began:
+                queued.append((_COMMIT, {}, None))
+            with driver.pipeline():
+                # Statements whose results nobody reads share one cursor.
+                writer = None
+                for statement, params, answer in queued:
+                    unit = compiled(statement, self.dialect)
+                    sql = unit.sql
+                    if answer is not None:
+                        cursor = driver.cursor()
+                    else:
+                        cursor = writer = writer or driver.cursor()
+                    if isinstance(params, Mapping):
+                        cursor.execute(
+                            sql, _wrap(params, unit, Jsonb) if params or unit.defaults else None
+                        )
+                    else:
+                        cursor.executemany(sql, [_wrap(each, unit, Jsonb) for each in params])
+                    if answer is not None:
+                        answer._cursor = cursor
+            if commit:
+                self._end()
+                if self.connection.in_transaction():
+                    # Statements SQLAlchemy ran itself (a batch's history) began
+                    # its transaction object; the server has committed, so this
+                    # sends nothing.
+                    self.connection.commit()
+        except error_type as error:
+            # As SQLAlchemy does for its own statements: wrap the driver's error
+            # (a DBAPIError, which the error handlers know), and invalidate the
+            # pool's connections when the server went away.
+            self.connection._handle_dbapi_exception(error, sql, {}, None, None)
+            raise
+        if not commit:
+            # Fetch now, outside the pipeline: the rows have all arrived.
+            for _statement, _params, answer in queued:
+                if answer is not None:
+                    answer.rows  # noqa: B018
+
+
+_BEGIN: Final = text("BEGIN")
+_COMMIT: Final = text("COMMIT")
+#: psycopg's ``pq.TransactionStatus.IDLE``.
+_IDLE: Final = 0
+
+
+def _wrap(params: Params, unit: Compiled, jsonb: Any) -> Params:
+    if unit.defaults:
+        params = {**unit.defaults, **params}
+    if not unit.json:
+        return params
+    # ``None`` stays SQL NULL, as for a column the ORM never set.
+    return {
+        name: jsonb(value) if name in unit.json and value is not None else value
+        for name, value in params.items()
+    }
