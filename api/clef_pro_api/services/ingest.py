@@ -48,7 +48,18 @@ from datetime import datetime
 from itertools import chain
 from typing import Any, Final, NamedTuple, cast
 
-from sqlalchemy import Connection, Table, and_, bindparam, insert, literal, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Table,
+    and_,
+    bindparam,
+    insert,
+    literal,
+    or_,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.orm import Session, aliased
 
 from clef_pro.domain import lifecycle
@@ -323,7 +334,6 @@ _MOVE_HEAD: Final = (
         }
     )
 )
-_INSERT_ALERT = _insert(_A)
 _ALERT_CHANGES = (
     "rule_name",
     "severity",
@@ -337,32 +347,81 @@ _ALERT_CHANGES = (
     "resolved_at",
     "updated_at",
 )
-_UPDATE_ALERT: Final = (
-    update(_A)
-    .where(_A.c.id == bindparam("p_id"))
-    .values({name: bindparam(name) for name in _ALERT_CHANGES})
-)
-_INSERT_EVENT: Final = _insert(_E)
 _UPDATE_EVENT: Final = (
     update(_E)
     .where(_E.c.report_id == bindparam("p_report"), _E.c.alert_id == bindparam("p_alert"))
     .values({name: bindparam(name) for name in ("event", "severity", "message")})
 )
-_INSERT_NOTIFICATION: Final = _insert(
-    _N,
-    "id",
-    "integration_id",
-    "report_id",
-    "channel_name",
-    "channel_type",
-    "payload",
-    "status",
-    "attempts",
-    "next_attempt_at",
-    "created_at",
-    "updated_at",
-)
-_INSERT_LINK: Final = _insert(_L)
+
+#: Rows per multi-row statement of the lifecycle's writes: a report's alerts,
+#: events and messages each cost one statement (per this many), not one each.
+#: Far below either database's limit on parameters per statement.
+ROWS_PER_STATEMENT: Final = 64
+_MULTI: dict[tuple[str, tuple[str, ...], int], Any] = {}
+
+
+def _multi_insert(table: Table, names: tuple[str, ...], count: int) -> Any:
+    """``INSERT INTO table (names) VALUES (...), (...)`` of ``count`` rows, the
+    parameter of row ``i``'s column ``name`` being ``name_i``; built once per
+    shape and kept, so it is compiled once (:func:`~clef_pro_api.storage.exchange.compiled`)."""
+    key = (table.name, names, count)
+    found = _MULTI.get(key)
+    if found is None:
+        found = _MULTI[key] = insert(table).values(
+            [
+                {name: bindparam(f"{name}_{i}", type_=table.c[name].type) for name in names}
+                for i in range(count)
+            ]
+        )
+    return found
+
+
+def _multi_update_alerts(count: int) -> Any:
+    """One ``UPDATE alerts ... FROM`` the changes of ``count`` alerts (a
+    ``UNION ALL`` of one-row SELECTs: PostgreSQL and SQLite both read it)."""
+    key = (_A.name, ("update",), count)
+    found = _MULTI.get(key)
+    if found is None:
+        names = ("p_id", *_ALERT_CHANGES)
+        rows = [
+            select(
+                *(
+                    bindparam(
+                        f"{name}_{i}", type_=_A.c["id" if name == "p_id" else name].type
+                    ).label(name)
+                    for name in names
+                )
+            )
+            for i in range(count)
+        ]
+        changes = (union_all(*rows) if count > 1 else rows[0]).subquery("changes")
+        found = _MULTI[key] = (
+            update(_A)
+            .where(_A.c.id == changes.c.p_id)
+            .values({name: changes.c[name] for name in _ALERT_CHANGES})
+        )
+    return found
+
+
+def _flat(rows: Sequence[dict[str, Any]], names: tuple[str, ...]) -> dict[str, Any]:
+    return {f"{name}_{i}": row[name] for i, row in enumerate(rows) for name in names}
+
+
+def _insert_rows(exchange: Exchange, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Queue ``rows`` (dicts with the same keys) as multi-row INSERTs."""
+    if not rows:
+        return
+    names = tuple(rows[0])
+    for start in range(0, len(rows), ROWS_PER_STATEMENT):
+        part = rows[start : start + ROWS_PER_STATEMENT]
+        exchange.execute(_multi_insert(table, names, len(part)), _flat(part, names))
+
+
+def _update_alerts(exchange: Exchange, changed: Sequence[dict[str, Any]]) -> None:
+    names = ("p_id", *_ALERT_CHANGES)
+    for start in range(0, len(changed), ROWS_PER_STATEMENT):
+        part = changed[start : start + ROWS_PER_STATEMENT]
+        exchange.execute(_multi_update_alerts(len(part)), _flat(part, names))
 
 
 # ---------------------------------------------------------------- the entry point
@@ -600,8 +659,8 @@ def _move_head(
         planned=planned,
         now=now,
     )
-    exchange.execute(_INSERT_NOTIFICATION, planned.notifications)
-    exchange.execute(_INSERT_LINK, planned.links)
+    _insert_rows(exchange, _N, planned.notifications)
+    _insert_rows(exchange, _L, planned.links)
     result.notifications = [row["channel_type"] for row in planned.notifications]
 
 
@@ -866,9 +925,9 @@ def _write_alerts(
                     "created_at": now,
                 }
             )
-    exchange.execute(_INSERT_ALERT, opened)
-    exchange.execute(_UPDATE_ALERT, changed)
-    exchange.execute(_INSERT_EVENT, events)
+    _insert_rows(exchange, _A, opened)
+    _update_alerts(exchange, changed)
+    _insert_rows(exchange, _E, events)
     exchange.execute(_UPDATE_EVENT, corrected)
 
 
