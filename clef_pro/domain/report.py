@@ -287,7 +287,17 @@ def inherit_branches(reports: Sequence[Report]) -> list[Report]:
     ]
 
 
+def canonical_json(body: Any) -> bytes:
+    """The canonical JSON of a stored body (or of any part of one): sorted
+    keys, no spaces. What :func:`content_digest` digests."""
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def canonical_digest(canonical: bytes) -> str:
+    """:func:`content_digest` of a body already in :func:`canonical_json` form."""
+    return hashlib.sha256(canonical).hexdigest()
+
+
 def content_digest(body: dict[str, Any]) -> str:
     """A stable digest of a stored body: equal digests mean a replay."""
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return canonical_digest(canonical_json(body))

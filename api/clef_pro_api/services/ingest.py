@@ -68,6 +68,8 @@ from clef_pro.domain.report import (
     UNKNOWN_BRANCH,
     Protocol,
     Report,
+    canonical_digest,
+    canonical_json,
     content_digest,
     newest_named_branch,
 )
@@ -111,10 +113,13 @@ class UnknownKey(Exception):
 class HistoryReport(NamedTuple):
     """A validated report of a batch's history, compact until it is stored.
 
-    ``body`` is the stored body as JSON, with ``ciContext`` whenever one was
-    sent (whether it is kept depends on the integration, known only under
-    its lock) and the branch as sent (an unknown one is resolved with the
-    whole batch in view).
+    ``body`` is the stored body in canonical JSON (what its digest is of),
+    without ``ciContext``, which is kept apart in ``ci_context`` whenever
+    one was sent (whether it is kept depends on the integration, known only
+    under its lock), and with the branch as sent (an unknown one is resolved
+    with the whole batch in view). The usual report (no ``ciContext`` to keep,
+    a known branch, the report API) is so stored as it is, its digest that
+    of these bytes: never parsed nor serialised again.
 
     A tuple of strings, numbers and bytes, which the garbage collector stops
     tracking: thousands of them waiting for storage cost it nothing.
@@ -126,17 +131,20 @@ class HistoryReport(NamedTuple):
     passed: bool
     violations: int
     body: bytes
+    ci_context: bytes = b""
 
     @classmethod
     def of(cls, report: Report) -> HistoryReport:
         body = report.stored_body(keep_ci_context=True)
+        ci_context = body.pop("ciContext", None)
         return cls(
             commit_sha=report.commit_sha,
             branch=report.branch,
             commit_timestamp=report.commit_timestamp,
             passed=report.summary.passed,
             violations=report.summary.violations,
-            body=json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(),
+            body=canonical_json(body),
+            ci_context=canonical_json(ci_context) if ci_context is not None else b"",
         )
 
 
@@ -313,6 +321,25 @@ _REPORT_COLUMNS = (
     "updated_at",
 )
 _INSERT_REPORT: Final = _insert(_R)
+#: A history report, its body bound as the canonical JSON its digest is of.
+_INSERT_HISTORY: Final = insert(_R).values(
+    {
+        column.name: models.JSONText(column.name)
+        if column.name == "body"
+        else bindparam(column.name)
+        for column in _R.c
+    }
+)
+_UPDATE_HISTORY: Final = (
+    update(_R)
+    .where(_R.c.id == bindparam("p_id"))
+    .values(
+        {
+            name: models.JSONText(name) if name == "body" else bindparam(name)
+            for name in _REPORT_COLUMNS
+        }
+    )
+)
 _UPDATE_REPORT: Final = (
     update(_R)
     .where(_R.c.id == bindparam("p_id"))
@@ -714,25 +741,33 @@ def _history_normalised(
     branch: str,
     protocol: Protocol,
 ) -> tuple[dict[str, Any], str]:
-    """What :func:`_normalised` makes of the same report, from its compact form."""
-    body: dict[str, Any] = json.loads(item.body)
-    if not config.collection.ci_context:
-        body.pop("ciContext", None)
-    if item.branch == UNKNOWN_BRANCH:
-        body["branch"] = branch
-    if protocol is Protocol.OTLP and known is not None:
-        body["commitTimestamp"] = known.commit_timestamp
-    if protocol is not Protocol.REPORT_API:
-        body["protocol"] = protocol.value
+    """What :func:`_normalised` makes of the same report, from its compact
+    form; the body as its canonical JSON text."""
+    keep_ci_context = config.collection.ci_context and bool(item.ci_context)
+    if protocol is Protocol.REPORT_API and item.branch != UNKNOWN_BRANCH and not keep_ci_context:
+        canonical = item.body
+        branch, commit_timestamp = item.branch, item.commit_timestamp
+    else:
+        body: dict[str, Any] = json.loads(item.body)
+        if keep_ci_context:
+            body["ciContext"] = json.loads(item.ci_context)
+        if item.branch == UNKNOWN_BRANCH:
+            body["branch"] = branch
+        if protocol is Protocol.OTLP and known is not None:
+            body["commitTimestamp"] = known.commit_timestamp
+        if protocol is not Protocol.REPORT_API:
+            body["protocol"] = protocol.value
+        canonical = canonical_json(body)
+        branch, commit_timestamp = body["branch"], body["commitTimestamp"]
     columns = {
         "commit_sha": item.commit_sha,
-        "branch": body["branch"],
-        "commit_timestamp": body["commitTimestamp"],
+        "branch": branch,
+        "commit_timestamp": commit_timestamp,
         "passed": item.passed,
         "violations": item.violations,
-        "body": body,
+        "body": canonical.decode(),
     }
-    return columns, content_digest(body)
+    return columns, canonical_digest(canonical)
 
 
 def _store_chunk(
@@ -781,9 +816,9 @@ def _store_chunk(
             row_id = previous.id
         stored.append(StoredReport(row_id, sha))
     if inserts:
-        connection.execute(insert(_R), list(inserts.values()))
+        connection.execute(_INSERT_HISTORY, list(inserts.values()))
     if updates:
-        connection.execute(_UPDATE_REPORT, list(updates.values()))
+        connection.execute(_UPDATE_HISTORY, list(updates.values()))
     return stored
 
 

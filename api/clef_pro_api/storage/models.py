@@ -31,7 +31,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
+from sqlalchemy.sql.visitors import InternalTraversal
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -60,6 +64,31 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 JSONDocument = JSON().with_variant(JSONB(), "postgresql")
+
+
+class JSONText(ColumnElement[Any]):
+    """A :data:`JSONDocument` bound as its JSON text, already serialised:
+    PostgreSQL parses it (``CAST(... AS JSONB)``), SQLite keeps the text as
+    its JSON type would. Spares a document serialised once already (for its
+    digest) a second serialisation by the JSON type."""
+
+    inherit_cache = True
+    # SQLAlchemy's own declaration (and its caching) wants the plain list.
+    _traverse_internals = [("bind", InternalTraversal.dp_clauseelement)]  # noqa: RUF012
+
+    def __init__(self, name: str) -> None:
+        self.bind: BindParameter[str] = BindParameter(name, type_=Text())
+        self.type = JSONDocument
+
+
+@compiles(JSONText)
+def _json_text(element: JSONText, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.bind, **kw)
+
+
+@compiles(JSONText, "postgresql")
+def _json_text_postgresql(element: JSONText, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"CAST({compiler.process(element.bind, **kw)} AS JSONB)"
 
 
 def new_id() -> str:
