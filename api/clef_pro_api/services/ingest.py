@@ -70,7 +70,6 @@ from clef_pro.domain.report import (
     Report,
     canonical_digest,
     canonical_json,
-    content_digest,
     newest_named_branch,
 )
 from clef_pro_api.services import outbox
@@ -320,9 +319,9 @@ _REPORT_COLUMNS = (
     "digest",
     "updated_at",
 )
-_INSERT_REPORT: Final = _insert(_R)
-#: A history report, its body bound as the canonical JSON its digest is of.
-_INSERT_HISTORY: Final = insert(_R).values(
+#: A report, its body bound as the canonical JSON its digest is of (so never
+#: serialised twice).
+_INSERT_REPORT: Final = insert(_R).values(
     {
         column.name: models.JSONText(column.name)
         if column.name == "body"
@@ -330,7 +329,7 @@ _INSERT_HISTORY: Final = insert(_R).values(
         for column in _R.c
     }
 )
-_UPDATE_HISTORY: Final = (
+_UPDATE_REPORT: Final = (
     update(_R)
     .where(_R.c.id == bindparam("p_id"))
     .values(
@@ -339,11 +338,6 @@ _UPDATE_HISTORY: Final = (
             for name in _REPORT_COLUMNS
         }
     )
-)
-_UPDATE_REPORT: Final = (
-    update(_R)
-    .where(_R.c.id == bindparam("p_id"))
-    .values({name: bindparam(name) for name in _REPORT_COLUMNS})
 )
 _MOVE_HEAD: Final = (
     update(_I)
@@ -712,16 +706,18 @@ def _lookup(
 
 def _normalised(
     report: Report, config: IntegrationConfig, known: _Known | None, protocol: Protocol
-) -> tuple[Report, dict[str, Any], str]:
+) -> tuple[Report, str, str]:
+    """The report as stored, its body as canonical JSON text, and its digest."""
     if protocol is Protocol.OTLP and known is not None:
         report = report.model_copy(update={"commit_timestamp": known.commit_timestamp})
     body = report.stored_body(keep_ci_context=config.collection.ci_context)
     if protocol is not Protocol.REPORT_API:
         body["protocol"] = protocol.value
-    return report, body, content_digest(body)
+    canonical = canonical_json(body)
+    return report, canonical.decode(), canonical_digest(canonical)
 
 
-def _columns(report: Report, body: dict[str, Any], digest: str) -> dict[str, Any]:
+def _columns(report: Report, body: str, digest: str) -> dict[str, Any]:
     return {
         "commit_sha": report.commit_sha,
         "branch": report.branch,
@@ -816,9 +812,9 @@ def _store_chunk(
             row_id = previous.id
         stored.append(StoredReport(row_id, sha))
     if inserts:
-        connection.execute(_INSERT_HISTORY, list(inserts.values()))
+        connection.execute(_INSERT_REPORT, list(inserts.values()))
     if updates:
-        connection.execute(_UPDATE_HISTORY, list(updates.values()))
+        connection.execute(_UPDATE_REPORT, list(updates.values()))
     return stored
 
 
