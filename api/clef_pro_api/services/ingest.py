@@ -301,14 +301,6 @@ _RECORDED_EVENTS: Final = select(_E.c.alert_id, _E.c.event).where(
 _NOTIFIED_CHANNELS: Final = select(_N.c.channel_name).where(_N.c.report_id == bindparam("p_report"))
 
 
-def _insert(table: Table, *names: str) -> Any:
-    """An INSERT of ``names`` (default: every column of ``table``), each from
-    the parameter of its name."""
-    return insert(table).values(
-        {name: bindparam(name) for name in names or [column.name for column in table.c]}
-    )
-
-
 _REPORT_COLUMNS = (
     "commit_sha",
     "branch",
