@@ -6,8 +6,8 @@ than a bare insert). These tests read the wire itself: libpq's protocol trace
 of the connection that served each request. The server sends nothing until
 the client ends what it sends with ``Sync`` (or ``Flush``), so every turn of
 the conversation from the client's messages to the server's answers is one
-round trip: a pipeline of ten statements is one, ten statements sent one by
-one are ten.
+round trip: ten statements sent together are one, ten statements sent one by
+one are ten. Statements are counted by the server's answers to them.
 """
 
 from __future__ import annotations
@@ -29,8 +29,9 @@ from clef_pro_api.settings import Settings
 from tests.support.contract import failing, passing, sha, spec_report
 from tests.support.service import ServiceClient
 
-#: Messages that carry one statement each.
-STATEMENTS = frozenset({"Execute", "Query"})
+#: The server's answer to each statement it ran, whether the statement came
+#: alone (``Execute``) or among others in one simple ``Query``.
+STATEMENT_DONE = "CommandComplete"
 
 
 @dataclass
@@ -51,7 +52,7 @@ class Conversation:
     @property
     def statements(self) -> int:
         return sum(
-            1 for direction, kind in self.messages if direction == "F" and kind in STATEMENTS
+            1 for direction, kind in self.messages if direction == "B" and kind == STATEMENT_DONE
         )
 
     @property
@@ -191,4 +192,4 @@ def test_the_statements_of_a_report_are_the_lock_reads_and_the_writes(
     talk = wiretap.ingestion()
     # BEGIN, 2 reads, report INSERT, integration UPDATE, one UPDATE of both
     # alerts, one INSERT of both events, COMMIT.
-    assert talk.statements <= 8, talk.text
+    assert 6 <= talk.statements <= 8, talk.text
