@@ -27,11 +27,11 @@ from clef_pro.domain import apikeys
 from clef_pro.domain.report import Report, ReportBatch, ServerClock, validation_context
 from clef_pro_api import metrics, schemas
 from clef_pro_api.deps import (
+    CI_KEY_SECURITY,
     Attempts,
-    PresentedTokenDep,
-    QueuedWakerDep,
-    SettingsDep,
     authenticate_ci_key,
+    queued_waker,
+    token_from_headers,
     too_many_failures,
     unauthorized,
 )
@@ -141,13 +141,17 @@ def _json(model: schemas.ApiModel) -> Response:
     "",
     response_model=schemas.ReportAccepted,
     responses=answers(413, 415, 422),
-    openapi_extra=openapi_json_body(Report, description="One commit's report"),
+    openapi_extra={
+        **openapi_json_body(Report, description="One commit's report"),
+        "security": CI_KEY_SECURITY,
+    },
 )
-async def submit_report(
-    request: Request, token: PresentedTokenDep, settings: SettingsDep, wake: QueuedWakerDep
-) -> Response:
+async def submit_report(request: Request) -> Response:
     """Store one commit's report. Resubmitting a commit replaces its report
     idempotently: same id, same alert state, no second notification."""
+    token = token_from_headers(request)
+    settings: Settings = request.app.state.settings
+    wake = queued_waker(request)
     require_json(request)
     body = await request.body()
     engine: Engine = request.app.state.engine
@@ -169,15 +173,19 @@ async def submit_report(
     "/batch",
     response_model=schemas.BatchAccepted,
     responses=answers(413, 415, 422),
-    openapi_extra=openapi_json_body(
-        ReportBatch, description="Reports of a gap, oldest first; limited by body size only"
-    ),
+    openapi_extra={
+        **openapi_json_body(
+            ReportBatch, description="Reports of a gap, oldest first; limited by body size only"
+        ),
+        "security": CI_KEY_SECURITY,
+    },
 )
-async def submit_batch(
-    request: Request, token: PresentedTokenDep, settings: SettingsDep, wake: QueuedWakerDep
-) -> Response:
+async def submit_batch(request: Request) -> Response:
     """Backfill after a gap, oldest first, all or nothing. Only the last
     report (the HEAD of the batch) moves alerts and the matrix."""
+    token = token_from_headers(request)
+    settings: Settings = request.app.state.settings
+    wake = queued_waker(request)
     require_json(request)
     # Read into a buffer only the worker holds (``request.body()`` would keep a
     # copy for the request's lifetime), so it is freed once parsed.
