@@ -13,7 +13,7 @@ Why it is shaped as it is: a report costs what its round trips and its
 statements cost, far more than the lifecycle's own Python. So ingestion
 speaks SQLAlchemy Core through an :class:`~clef_pro_api.storage.exchange.Exchange`
 (no ORM unit of work, statements compiled once), in two exchanges, each one
-round trip on PostgreSQL (psycopg's pipeline mode):
+round trip on PostgreSQL (one multi-statement query):
 
 1. ``BEGIN``; the integration row locked (``SELECT ... FOR UPDATE OF``),
    joined to the presented API key so that resolving the key costs no

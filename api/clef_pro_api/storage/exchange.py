@@ -108,16 +108,16 @@ class Exchange:
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
         self.dialect = connection.dialect
-        self.pipelined: Final = connection.dialect.driver == "psycopg"
+        self.combined: Final = connection.dialect.driver == "psycopg"
         self._queued: list[tuple[Executable, Params | Sequence[Params], Answer | None]] = []
-        #: Whether this exchange began the transaction it is in (pipelined path).
+        #: Whether this exchange began the transaction it is in (PostgreSQL path).
         self._began = False
 
     def __enter__(self) -> Exchange:
         return self
 
     def __exit__(self, *_exc: object) -> None:
-        if not self.pipelined:
+        if not self.combined:
             return  # the SQLAlchemy connection rolls back what was not committed
         if not self._began:
             return
@@ -144,17 +144,17 @@ class Exchange:
         self._queued.append((statement, params, None))
 
     def send(self) -> None:
-        """Send what is queued and wait for every answer (one round trip when pipelined)."""
+        """Send what is queued and wait for every answer (one round trip on PostgreSQL)."""
         self._run(commit=False)
 
     def commit(self) -> None:
-        """Send what is queued and commit, together (one round trip when pipelined)."""
+        """Send what is queued and commit, together (one round trip on PostgreSQL)."""
         self._run(commit=True)
 
     def _run(self, *, commit: bool) -> None:
         queued, self._queued = self._queued, []
-        if self.pipelined:
-            self._pipelined(queued, commit=commit)
+        if self.combined:
+            self._as_one_query(queued, commit=commit)
             return
         for statement, params, answer in queued:
             many = not isinstance(params, Mapping)
@@ -179,7 +179,7 @@ class Exchange:
             self._began = False
             self._driver().autocommit = False
 
-    def _pipelined(
+    def _as_one_query(
         self,
         queued: list[tuple[Executable, Params | Sequence[Params], Answer | None]],
         *,
