@@ -79,19 +79,15 @@ def compiled(statement: Executable, dialect: Dialect) -> Compiled:
 class Answer:
     """The rows a query of an exchange returns, once the exchange was sent."""
 
-    __slots__ = ("_cursor", "_rows")
+    __slots__ = ("_rows",)
 
     def __init__(self) -> None:
         self._rows: list[Sequence[Any]] | None = None
-        self._cursor: Any = None
 
     @property
     def rows(self) -> list[Sequence[Any]]:
         if self._rows is None:
-            if self._cursor is None:
-                raise RuntimeError("the exchange was not sent yet")
-            self._rows = self._cursor.fetchall()
-            self._cursor.close()
+            raise RuntimeError("the exchange was not sent yet")
         return self._rows
 
     def first(self) -> Sequence[Any] | None:
