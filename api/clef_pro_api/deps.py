@@ -131,19 +131,12 @@ def token_from_headers(request: Request) -> str:
     )
 
 
-async def document_ci_key(
-    _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    _api_key: Annotated[str | None, Depends(_api_key_header)],
-) -> None:
-    """Declares the CI key headers in the OpenAPI document; checks nothing."""
-
-
 PresentedTokenDep = Annotated[str, Depends(presented_token)]
 
 #: The OpenAPI security requirement :func:`presented_token` declares, for the
-#: hot CI endpoints that read their credential with :func:`token_from_headers`:
-#: FastAPI solves dependencies again on every request (about a tenth of a
-#: report's CPU for these three), and a constant documents the same.
+#: hot CI endpoints (reports, OTLP logs) that read their credential with
+#: :func:`token_from_headers`: FastAPI solves dependencies again on every
+#: request (about a tenth of a report's CPU), and a constant documents the same.
 CI_KEY_SECURITY: Final[list[dict[str, list[str]]]] = [
     {_bearer.scheme_name: []},
     {_api_key_header.scheme_name: []},
@@ -272,10 +265,6 @@ def _nothing() -> None:
 OutboxWakerDep = Annotated[Callable[[], None], Depends(get_outbox_waker)]
 
 
-async def get_queued_waker(request: Request) -> Callable[[Collection[str]], None]:
-    return queued_waker(request)
-
-
 def queued_waker(request: HTTPConnection) -> Callable[[Collection[str]], None]:
     """Wakes this replica's outbox sender for messages of the given channel
     types, unless it delivers none of them (email without an SMTP server):
@@ -294,6 +283,3 @@ def queued_waker(request: HTTPConnection) -> Callable[[Collection[str]], None]:
 
 def _nothing_queued(_channel_types: Collection[str]) -> None:
     return None
-
-
-QueuedWakerDep = Annotated[Callable[[Collection[str]], None], Depends(get_queued_waker)]

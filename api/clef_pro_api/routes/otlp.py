@@ -18,9 +18,10 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable, Collection
 from typing import Final
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 from google.rpc import code_pb2, status_pb2
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
@@ -33,11 +34,11 @@ from starlette.concurrency import run_in_threadpool
 from clef_pro.domain.otlp import Mapped, map_request
 from clef_pro_api import metrics, schemas
 from clef_pro_api.deps import (
+    CI_KEY_SECURITY,
     PresentedTokenDep,
-    QueuedWakerDep,
     SettingsDep,
     authenticate_ci_key,
-    document_ci_key,
+    queued_waker,
     token_from_headers,
 )
 from clef_pro_api.errors import RETRY_AFTER_SECONDS, answers, is_database_unavailable
@@ -104,7 +105,7 @@ def _limiter(request: Request, settings: Settings) -> RateLimiter:
 
 @router.post(
     "/v1/logs",
-    openapi_extra=_LOGS_BODY,
+    openapi_extra={**_LOGS_BODY, "security": CI_KEY_SECURITY},
     responses=answers(
         400,
         401,
@@ -116,13 +117,14 @@ def _limiter(request: Request, settings: Settings) -> RateLimiter:
         model=schemas.OtlpStatus,
         content={otlp.PROTOBUF: {"schema": {"type": "string", "format": "binary"}}},
     ),
-    dependencies=[Depends(document_ci_key)],
     response_class=Response,
 )
-async def export_logs(request: Request, settings: SettingsDep, wake: QueuedWakerDep) -> Response:
+async def export_logs(request: Request) -> Response:
     """Take one OTLP logs push: ``clef report --push`` (one report of its
     commit), ``clef lint --push`` or ``clef drift --push`` (the integration's
     latest lint and drift results)."""
+    settings: Settings = request.app.state.settings
+    wake = queued_waker(request)
     declared = media_type(request) or otlp.JSON
     encoding = otlp.MEDIA_TYPES.get(declared)
     answer_in = encoding or otlp.JSON
@@ -164,7 +166,7 @@ def _take(
     request: Request,
     *,
     settings: Settings,
-    wake: QueuedWakerDep,
+    wake: Callable[[Collection[str]], None],
     token: str,
     body: bytes,
     encoding: str,
