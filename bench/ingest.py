@@ -663,7 +663,7 @@ def round_trips(service: Service, relay: TurnCounter, server: ServerProcess) -> 
     items = reports(ROUND_TRIP_REPORTS, start=10)
     headers = {**JSON_HEADERS, **key_headers(key)}
     with httpx.Client(base_url=server.url, timeout=120) as client:
-        for item in reports(10):  # warm up: pool, prepared statements
+        for item in reports(10):  # warm up: the pooled connection, the compiled statements
             client.post("/api/v1/reports", content=item.body, headers=headers)
         start = relay.read()
         started = time.perf_counter()
