@@ -16,6 +16,7 @@ good.
 from __future__ import annotations
 
 import enum
+import functools
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
@@ -181,8 +182,9 @@ class PolicyResult(WireModel):
         self.canonical_scope  # noqa: B018 - raises ValueError on a malformed string scope
         return self
 
-    @property
+    @functools.cached_property
     def scope_value(self) -> Scope:
+        # Kept: a result's scope is read on validation, storing and alerting.
         if self.scope is None:
             return Scope()
         if isinstance(self.scope, ScopeObject):
