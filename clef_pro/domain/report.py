@@ -16,7 +16,6 @@ good.
 from __future__ import annotations
 
 import enum
-import functools
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -182,13 +181,12 @@ class PolicyResult(WireModel):
         self.canonical_scope  # noqa: B018 - raises ValueError on a malformed string scope
         return self
 
-    @functools.cached_property
+    @property
     def scope_value(self) -> Scope:
-        # Kept: a result's scope is read on validation, storing and alerting.
         if self.scope is None:
             return Scope()
         if isinstance(self.scope, ScopeObject):
-            return Scope(self.scope.namespace, self.scope.environment)
+            return Scope.of(self.scope.namespace, self.scope.environment)
         return Scope.parse(self.scope)
 
     @property

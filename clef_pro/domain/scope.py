@@ -11,6 +11,7 @@ Canonical form: ``namespace/environment``, with ``*`` for a missing part, and
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ WILDCARD: Final = "*"
 #: Namespace and environment names: what a Clef manifest allows, and no path separators.
 NAME_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
 _NAME = re.compile(NAME_PATTERN)
+#: Scopes kept by :meth:`Scope.of` and :meth:`Scope.parse` (each a few hundred bytes).
+_KEPT: Final = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,8 +48,18 @@ class Scope:
         return f"{self.namespace or WILDCARD}/{self.environment or WILDCARD}"
 
     @classmethod
+    @functools.lru_cache(maxsize=_KEPT)
+    def of(cls, namespace: str | None, environment: str | None) -> Scope:
+        """``Scope(namespace, environment)``, kept: a repository has a few
+        scopes, which every report repeats (each result's scope is read on
+        validation, storing and alerting; a batch has thousands of reports)."""
+        return cls(namespace, environment)
+
+    @classmethod
+    @functools.lru_cache(maxsize=_KEPT)
     def parse(cls, text: str) -> Scope:
-        """Read the spec's string form (``ns/env``, ``ns``, ``*/env`` or ``*``)."""
+        """Read the spec's string form (``ns/env``, ``ns``, ``*/env`` or ``*``);
+        kept as :meth:`of` is."""
         if text in ("", WILDCARD):
             return cls()
         namespace, sep, environment = text.partition("/")
