@@ -28,9 +28,11 @@ recorded in one exchange more. On SQLite the same statements run one after
 the other. The alert lifecycle stays the pure domain function it is.
 
 A batch's history (every report but the last, which alone may move the HEAD)
-is written in chunks of multi-row statements, never one statement per
-report, so a 10,000-report backfill costs a few dozen round trips and its
-memory stays bounded by a chunk. It arrives as :class:`HistoryReport` items:
+is written in chunks, each one lookup of the chunk's commits and one bulk
+insert (``COPY`` on PostgreSQL, see
+:meth:`~clef_pro_api.storage.exchange.Exchange.insert_many`), never a round
+trip per report, so a 10,000-report backfill costs a few dozen round trips
+and its memory stays bounded by a chunk. It arrives as :class:`HistoryReport` items:
 reports already validated, each kept as its stored body in JSON bytes and the
 few columns the statements need. A 32 MiB batch so waits for storage as about
 as many bytes, not as hundreds of thousands of Python objects that every
@@ -541,7 +543,7 @@ def ingest_batch(
     for chunk in _chunks(history):
         stored.extend(
             _store_chunk(
-                exchange.connection,
+                exchange,
                 locked.integration_id,
                 config,
                 chunk,
@@ -759,7 +761,7 @@ def _history_normalised(
 
 
 def _store_chunk(
-    connection: Connection,
+    exchange: Exchange,
     integration_id: str,
     config: IntegrationConfig,
     chunk: Sequence[HistoryReport],
@@ -768,8 +770,8 @@ def _store_chunk(
     branch: str,
     protocol: Protocol,
 ) -> list[StoredReport]:
-    """History: one multi-row INSERT and one UPDATE (by key) per chunk at most."""
-    _lookup(connection, integration_id, {item.commit_sha for item in chunk}, known)
+    """History: one bulk insert and one UPDATE (by key) per chunk at most."""
+    _lookup(exchange.connection, integration_id, {item.commit_sha for item in chunk}, known)
     inserts: dict[str, dict[str, Any]] = {}
     updates: dict[str, dict[str, Any]] = {}
     stored: list[StoredReport] = []
@@ -803,10 +805,9 @@ def _store_chunk(
         else:
             row_id = previous.id
         stored.append(StoredReport(row_id, sha))
-    if inserts:
-        connection.execute(_INSERT_REPORT, list(inserts.values()))
+    exchange.insert_many(_INSERT_REPORT, list(inserts.values()))
     if updates:
-        connection.execute(_UPDATE_REPORT, list(updates.values()))
+        exchange.connection.execute(_UPDATE_REPORT, list(updates.values()))
     return stored
 
 

@@ -35,7 +35,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from sqlalchemy import Connection, Dialect, text
+from sqlalchemy import Connection, Dialect, Insert, text
 from sqlalchemy.sql import Executable, sqltypes
 
 Params = Mapping[str, Any]
@@ -166,6 +166,41 @@ class Exchange:
         if isinstance(params, Sequence) and not params:
             return
         self._queued.append((statement, params, None))
+
+    def insert_many(self, statement: Insert, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Run the INSERT ``statement`` for each of ``rows`` (dicts with the
+        same keys, one per column) now, in the exchange's transaction, which
+        an earlier :meth:`send` began; nothing may be queued.
+
+        For many rows at once (a batch's history). On PostgreSQL the rows go
+        into the statement's table by ``COPY``: the server takes them as one
+        stream instead of an ``INSERT`` per row (bound, planned and run each),
+        and the driver writes them in its C code. Elsewhere the statement runs
+        once per row (``executemany``).
+        """
+        assert not self._queued, "send what is queued first"
+        if not rows:
+            return
+        if not self.combined:
+            self.connection.execute(statement, list(rows))
+            return
+        from psycopg import sql  # noqa: PLC0415 (imported only with psycopg in use)
+
+        assert self._began, "COPY runs inside the transaction an earlier send began"
+        table = statement.table.name
+        names = tuple(rows[0])
+        copy_sql = sql.SQL("COPY {} ({}) FROM STDIN").format(
+            sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, names))
+        )
+        try:
+            with self._driver().cursor() as cursor, cursor.copy(copy_sql) as copy:
+                for row in rows:
+                    copy.write_row([row[name] for name in names])
+        except self.dialect.loaded_dbapi.Error as error:
+            self.connection._handle_dbapi_exception(
+                error, f"COPY {table} ({', '.join(names)}) FROM STDIN", {}, None, None
+            )
+            raise
 
     def send(self) -> None:
         """Send what is queued and wait for every answer (one round trip on PostgreSQL)."""
