@@ -80,7 +80,7 @@ from clef_pro_api.storage import models
 from clef_pro_api.storage.exchange import Exchange
 from clef_pro_api.storage.models import utcnow
 
-#: Reports per multi-row statement (and per lookup of already stored commits).
+#: Reports of a batch's history per bulk insert (and per lookup of already stored commits).
 CHUNK: Final = 500
 
 
