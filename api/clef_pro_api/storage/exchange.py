@@ -20,12 +20,12 @@ which costs it less than the client saves.
 The statements are ordinary Core constructs, compiled once per dialect and
 kept (:func:`compiled`): on the PostgreSQL path their SQL, its placeholders
 made positional, is filled with the quoted values, JSON parameters quoted as
-``jsonb``. What
-SQLAlchemy's bind processing would add there is nothing these statements
-need (the timezone-aware check of :class:`~clef_pro_api.storage.models.UTCDateTime`
-is about values the service makes itself), and the results are what psycopg
-returns for these column types (timezone-aware timestamps, decoded JSON),
-which is also what the SQLite path's result processing produces.
+``jsonb``. What SQLAlchemy's bind processing would add there is nothing
+these statements need (the timezone-aware check of
+:class:`~clef_pro_api.storage.models.UTCDateTime` is about values the
+service makes itself), and the results are what psycopg returns for these
+column types (timezone-aware timestamps, decoded JSON), which is also what
+the SQLite path's result processing produces.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, NoReturn
 
 from sqlalchemy import Connection, Dialect, Insert, text
 from sqlalchemy.sql import Executable, sqltypes
@@ -197,10 +197,7 @@ class Exchange:
                 for row in rows:
                     copy.write_row([row[name] for name in names])
         except self.dialect.loaded_dbapi.Error as error:
-            self.connection._handle_dbapi_exception(
-                error, f"COPY {table} ({', '.join(names)}) FROM STDIN", {}, None, None
-            )
-            raise
+            self._raise_wrapped(error, f"COPY {table} ({', '.join(names)}) FROM STDIN")
 
     def send(self) -> None:
         """Send what is queued and wait for every answer (one round trip on PostgreSQL)."""
@@ -249,8 +246,6 @@ class Exchange:
         from psycopg.types.json import Jsonb  # noqa: PLC0415
 
         driver = self._driver()
-        error_type = self.dialect.loaded_dbapi.Error
-        sql = ""
         try:
             if not self._began and driver.pgconn.transaction_status == _IDLE:
                 # psycopg would begin the transaction with a round trip of its
@@ -263,12 +258,12 @@ class Exchange:
             if commit and self._began:
                 queued.append((_COMMIT, {}, None))
             # Every statement, its values quoted by the driver, in one simple
-            # query: one message out, every result back in one answer. psycopg's pipeline
-            # mode costs the client a flush, a poll and result bookkeeping per
-            # statement; this costs one. The server runs the statements in
-            # order, each with a snapshot of its own, as it would from a
-            # pipeline (the state read still sees what the lock's previous
-            # holder committed), and stops at the first error.
+            # query: one message out, every result back in one answer.
+            # psycopg's pipeline mode costs the client a flush, a poll and
+            # result bookkeeping per statement; this costs one. The server
+            # runs the statements in order, each with a snapshot of its own,
+            # as it would from a pipeline (the state read still sees what the
+            # lock's previous holder committed), and stops at the first error.
             cursor = ClientCursor(driver)
             # One binding pass for the whole query: every value quoted by the
             # driver's literal quoting (what its client-side binding uses),
@@ -278,19 +273,15 @@ class Exchange:
             literal = Transformer.from_context(cursor).as_literal
             parts: list[bytes] = []
             values: list[Any] = []
-            templates: list[str] = []
             answers: list[tuple[int, Answer]] = []
             for statement, params, answer in queued:
                 unit = compiled(statement, self.dialect)
-                templates.append(unit.sql)
                 for each in [params] if isinstance(params, Mapping) else params:
                     if answer is not None:
                         answers.append((len(parts), answer))
                     parts.append(unit.template)
                     if unit.order:
                         values.extend(_values(each, unit, Jsonb))
-            # An error names the statements, never their values (a key's digest).
-            sql = ";\n".join(templates)
             query = b";\n".join(parts) % tuple(
                 [b"NULL" if value is None else literal(value) for value in values]
             )
@@ -305,16 +296,22 @@ class Exchange:
             if commit:
                 self._end()
                 if self.connection.in_transaction():
-                    # Statements SQLAlchemy ran itself (a batch's history) began
-                    # its transaction object; the server has committed, so this
-                    # sends nothing.
+                    # Statements SQLAlchemy ran itself (a batch's lookups and
+                    # corrections) began its transaction object; the server
+                    # has committed, so this sends nothing.
                     self.connection.commit()
-        except error_type as error:
-            # As SQLAlchemy does for its own statements: wrap the driver's error
-            # (a DBAPIError, which the error handlers know), and invalidate the
-            # pool's connections when the server went away.
-            self.connection._handle_dbapi_exception(error, sql, {}, None, None)
-            raise
+        except self.dialect.loaded_dbapi.Error as error:
+            self._raise_wrapped(
+                error, ";\n".join(compiled(statement, self.dialect).sql for statement, *_ in queued)
+            )
+
+    def _raise_wrapped(self, error: Exception, sql: str) -> NoReturn:
+        """As SQLAlchemy does for its own statements: raise the driver's error
+        wrapped (a DBAPIError, which the error handlers know), and invalidate
+        the pool's connections when the server went away. ``sql`` names the
+        statements, never their values (a key's digest)."""
+        self.connection._handle_dbapi_exception(error, sql, {}, None, None)
+        raise error  # not reached: SQLAlchemy raised the wrapped error
 
 
 _BEGIN: Final = text("BEGIN")
@@ -329,10 +326,10 @@ def _values(params: Params, unit: Compiled, jsonb: Any) -> list[Any]:
     never set)."""
     if unit.defaults:
         params = {**unit.defaults, **params}
+    values = [params[name] for name in unit.order]
     if not unit.json:
-        return [params[name] for name in unit.order]
+        return values
     return [
         jsonb(value) if name in unit.json and value is not None else value
-        for name in unit.order
-        for value in (params[name],)
+        for name, value in zip(unit.order, values, strict=True)
     ]
