@@ -17,7 +17,7 @@ from typing import TypeVar
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
-from prometheus_client import Counter
+from prometheus_client import Counter, Histogram
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from starlette import status
@@ -65,7 +65,7 @@ def record(
     wake: Callable[[Collection[str]], None],
 ) -> None:
     """Metrics of a committed ingestion, and a nudge to the outbox sender."""
-    metrics.INGEST_SECONDS.labels(kind).observe(time.perf_counter() - started)
+    _ingest_seconds(kind).observe(time.perf_counter() - started)
     for event in result.events:
         _alert_events(event.event.value).inc()
     for channel_type in result.notifications:
@@ -74,10 +74,15 @@ def record(
         wake(result.notifications)
 
 
+# Looking a label up costs more than counting: each series is looked up once.
 @functools.cache
 def _alert_events(event: str) -> Counter:
-    """The counter of one event (looking a label up costs more than counting)."""
     return metrics.ALERT_EVENTS.labels(event)
+
+
+@functools.cache
+def _ingest_seconds(kind: str) -> Histogram:
+    return metrics.INGEST_SECONDS.labels(kind)
 
 
 def presented_key(token: str, settings: Settings, attempts: Attempts) -> ingest.ByKey:
