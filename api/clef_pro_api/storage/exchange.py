@@ -37,6 +37,7 @@ from typing import Any, Final, NoReturn
 
 from psycopg import ClientCursor, sql
 from psycopg.adapt import Transformer
+from psycopg.pq import TransactionStatus
 from psycopg.types.json import Jsonb
 from sqlalchemy import Connection, Dialect, Insert, text
 from sqlalchemy.sql import Executable, sqltypes
@@ -324,10 +325,10 @@ class Exchange:
         """
         info = self.connection.connection.info
         kept = info.get(_CURSOR_KEY)
-        if kept is None or kept[0] is not driver:
+        if kept is None:
             cursor = ClientCursor(driver)
-            kept = info[_CURSOR_KEY] = (driver, cursor, Transformer.from_context(cursor).as_literal)
-        return kept[1], kept[2]
+            kept = info[_CURSOR_KEY] = (cursor, Transformer.from_context(cursor).as_literal)
+        return kept
 
     def _raise_wrapped(self, error: Exception, sql: str) -> NoReturn:
         """As SQLAlchemy does for its own statements: raise the driver's error
@@ -339,12 +340,12 @@ class Exchange:
 
 
 #: Where a pooled connection keeps its exchange cursor (the pool's ``info``
-#: dictionary follows the driver's connection from one checkout to the next).
+#: dictionary follows the driver's connection from one checkout to the next,
+#: and is emptied when the pool replaces that connection).
 _CURSOR_KEY: Final = "clef_pro.exchange_cursor"
 _BEGIN: Final = text("BEGIN")
 _COMMIT: Final = text("COMMIT")
-#: psycopg's ``pq.TransactionStatus.IDLE``.
-_IDLE: Final = 0
+_IDLE: Final = TransactionStatus.IDLE
 
 
 def _values(params: Params, unit: Compiled) -> list[Any]:
