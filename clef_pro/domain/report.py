@@ -16,6 +16,7 @@ good.
 from __future__ import annotations
 
 import enum
+import functools
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -181,7 +182,11 @@ class PolicyResult(WireModel):
         self.canonical_scope  # noqa: B018 - raises ValueError on a malformed string scope
         return self
 
-    @property
+    # Parsed once: validation, storing and the alert lifecycle each read it,
+    # about one report's CPU in seventy when parsed at every read. The model
+    # is frozen; a copy made with another ``scope`` (``model_copy(update=)``,
+    # which does not validate) would keep this one, so make it by validating.
+    @functools.cached_property
     def scope_value(self) -> Scope:
         if self.scope is None:
             return Scope()

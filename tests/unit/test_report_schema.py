@@ -62,6 +62,17 @@ def test_cli_form_normalises_to_canonical_scopes_and_severities() -> None:
     assert second["scope"] == "auth/prod"
 
 
+def test_a_policy_results_scope_is_parsed_once_and_stays_out_of_its_data() -> None:
+    read, unread = (Report.model_validate(example("report-cli.json")) for _ in range(2))
+    result = read.policy_results[0]
+    assert result.scope_value is result.scope_value
+    assert result.canonical_scope == "database/dev"
+    # Kept beside the fields, not as one: equality, hashing and dumps ignore it.
+    assert read == unread
+    assert hash(result) == hash(unread.policy_results[0])
+    assert "scope_value" not in result.model_dump()
+
+
 def test_spec_form_keeps_drift_as_it_came() -> None:
     body = Report.model_validate(example("report-spec.json")).stored_body(keep_ci_context=True)
     assert body["drift"][2] == {
