@@ -21,7 +21,10 @@ after the run), and clients do not queue on each other's integration lock,
 just as separate CI pipelines do not. The table also times ``GET /healthz`` at the same
 concurrency: the floor of the HTTP stack alone (uvicorn, FastAPI, the client),
 and CPU milliseconds per report of the client, the server and PostgreSQL, to
-show where the time goes.
+show where the time goes. The HTTP phase and its ``/healthz`` baseline run in
+alternating rounds, and the bare inserts half before and half after them, so
+that a machine whose speed moves during the run moves a ratio's two sides
+alike.
 
 Further figures, each a ratio against a baseline of the same run (the
 targets of the ingestion issue; :func:`targets` prints them together):
@@ -101,6 +104,9 @@ CHART_MEMORY_LIMIT = 512 * 1024 * 1024
 EMAIL_CHANNEL = {"name": "security", "type": "email", "to": ["security@acme.example"]}
 ROUND_TRIP_REPORTS = 200
 WARMUP_PER_WORKER = 25
+#: Rounds the HTTP phase and its /healthz baseline are each split into, run
+#: alternately (baseline first in even rounds, last in odd ones).
+INTERLEAVED_ROUNDS = 4
 RAW_DATABASE = "bench_raw"
 RAW_TABLE = """
 CREATE TABLE raw_reports (
@@ -212,6 +218,8 @@ class Figures:
     #: Share of the machine's CPUs that other processes used meanwhile
     #: (0 on a quiet machine; past 0.1 the figures are disturbed).
     other_load: float = 0.0
+    #: Every request's latency, seconds, sorted (to merge phases; not printed).
+    latencies: list[float] = field(default_factory=list, repr=False)
 
 
 def run_phase(
@@ -282,6 +290,36 @@ def run_phase(
         p99_ms=percentile(ordered, 0.99) * 1000,
         cpu_ms=cpu,
         other_load=round(other_load, 3),
+        latencies=ordered,
+    )
+
+
+def row_json(row: Figures) -> dict[str, Any]:
+    """A phase's figures for ``--json``, without every latency."""
+    return {key: value for key, value in asdict(row).items() if key != "latencies"}
+
+
+def merged(name: str, parts: Sequence[Figures]) -> Figures:
+    """One phase's figures from its rounds: requests and seconds added up,
+    CPU per request over all of them, percentiles over every request."""
+    count = sum(part.count for part in parts)
+    seconds = sum(part.seconds for part in parts)
+    ordered = sorted(value for part in parts for value in part.latencies)
+    cpu = {
+        label: sum(part.cpu_ms[label] * part.count for part in parts) / count
+        for label in parts[0].cpu_ms
+    }
+    return Figures(
+        name=name,
+        count=count,
+        concurrency=parts[0].concurrency,
+        seconds=seconds,
+        throughput=count / seconds,
+        p50_ms=percentile(ordered, 0.50) * 1000,
+        p99_ms=percentile(ordered, 0.99) * 1000,
+        cpu_ms=cpu,
+        other_load=max(part.other_load for part in parts),
+        latencies=ordered,
     )
 
 
@@ -352,12 +390,14 @@ class Service:
         meter: CpuMeter | None,
         *,
         servers: Sequence[ServerProcess] = (),
+        keys: Sequence[str] = (),
         **config: Any,
     ) -> Figures:
         """Each hand submits to an integration of its own, oldest first, so
         every report is newer than the HEAD and runs the lifecycle. With
-        ``servers``, the hands are dealt round-robin between them."""
-        keys = [self.integration(f"{name}-{hand}", **config) for hand in range(len(hands))]
+        ``servers``, the hands are dealt round-robin between them. With
+        ``keys`` (one per hand), to those integrations rather than new ones."""
+        keys = keys or [self.integration(f"{name}-{hand}", **config) for hand in range(len(hands))]
         urls = [server.url for server in servers] or [self.server.url]
 
         def open_worker(worker: int) -> tuple[LoadClient, dict[str, str]]:
@@ -855,7 +895,10 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0915 (one run, r
     parser.add_argument("--reports", type=int, default=2000, help="reports per phase (2000)")
     parser.add_argument("--concurrency", type=int, default=8, help="concurrent clients (default 8)")
     parser.add_argument(
-        "--rounds", type=int, default=3, help="runs of the raw phase, median kept (3)"
+        "--rounds",
+        type=int,
+        default=4,
+        help="runs of the raw phase, half before the HTTP phase and half after, median kept (4)",
     )
     parser.add_argument(
         "--batch", type=int, default=BATCH_SIZE, help=f"reports in the batch ({BATCH_SIZE})"
@@ -891,20 +934,55 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0915 (one run, r
         raw.phase("warmup", warmup, None)
 
         hands = deal(reports(args.reports), workers)
-        http = service.http_phase("http", hands, meter)
+        # The HTTP phase and its /healthz baseline run in alternating rounds
+        # (baseline, HTTP, HTTP, baseline, and again), the bare inserts before
+        # and after them all: a 2-core VM's speed moves by a tenth and more
+        # from one second to the next, and a ratio of two phases run one
+        # after the other moves with it, in either direction. Interleaved,
+        # both sides of a ratio see the same machine.
+        before = args.rounds // 2
+        ceilings = [raw.phase(f"raw{round_}", hands, meter) for round_ in range(before)]
+        keys = [service.integration(f"http-{hand}") for hand in range(workers)]
+        http_rounds: list[Figures] = []
+        floor_rounds: list[Figures] = []
+        for part in range(INTERLEAVED_ROUNDS):
+            # Each integration's reports stay oldest first from round to round.
+            round_hands = [
+                hand[
+                    len(hand) * part // INTERLEAVED_ROUNDS : len(hand)
+                    * (part + 1)
+                    // INTERLEAVED_ROUNDS
+                ]
+                for hand in hands
+            ]
+            floor_first = part % 2 == 0
+            if floor_first:
+                floor_rounds.append(
+                    service.floor_phase(args.reports // INTERLEAVED_ROUNDS, workers, meter)
+                )
+            http_rounds.append(service.http_phase("http", round_hands, meter, keys=keys))
+            if not floor_first:
+                floor_rounds.append(
+                    service.floor_phase(args.reports // INTERLEAVED_ROUNDS, workers, meter)
+                )
         stored, with_events = lifecycle_coverage(postgres, database, "http")
         # The raw side takes well under a second: keep the median of a few runs.
-        ceilings = [raw.phase(f"raw{round_}", hands, meter) for round_ in range(args.rounds)]
+        ceilings += [
+            raw.phase(f"raw{round_}", hands, meter) for round_ in range(before, args.rounds)
+        ]
         ceiling = sorted(ceilings, key=lambda row: row.throughput)[len(ceilings) // 2]
-        floor = service.floor_phase(args.reports, workers, meter)
+        http = merged("HTTP POST /reports", http_rounds)
+        floor = merged("HTTP GET /healthz", floor_rounds)
         email = service.http_phase("email", hands, meter, channels=[EMAIL_CHANNEL])
-        http.name, ceiling.name, floor.name, email.name = (
-            "HTTP POST /reports",
-            "raw psycopg INSERT",
-            "HTTP GET /healthz",
-            "POST /reports, email",
-        )
+        ceiling.name, email.name = "raw psycopg INSERT", "POST /reports, email"
         print_table([http, ceiling, floor, email])
+        print(
+            "server CPU ms per request, by round (report / healthz): "
+            + ", ".join(
+                f"{h.cpu_ms['server']:.2f}/{f.cpu_ms['server']:.2f}"
+                for h, f in zip(http_rounds, floor_rounds, strict=True)
+            )
+        )
         ratios = {
             "throughput_http_over_raw": http.throughput / ceiling.throughput,
             "p50_http_over_raw": http.p50_ms / ceiling.p50_ms,
@@ -1045,12 +1123,16 @@ def main(argv: Sequence[str] | None = None) -> int:  # noqa: PLR0915 (one run, r
                 {
                     "command": command.strip(),
                     "machine": info,
-                    "single": [asdict(row) for row in (http, ceiling, floor)],
+                    "single": [row_json(row) for row in (http, ceiling, floor)],
+                    "rounds": {
+                        "http": [row_json(row) for row in http_rounds],
+                        "healthz": [row_json(row) for row in floor_rounds],
+                    },
                     "ratios": ratios,
                     "lifecycle": {"stored": stored, "with_events": with_events},
                     "batch": {**asdict(batch), "singles_over_batch": ratio},
-                    "email": asdict(email),
-                    "two_processes": asdict(two),
+                    "email": row_json(email),
+                    "two_processes": row_json(two),
                     "round_trips": {
                         **asdict(trips),
                         "per_report": trips.per_report,
