@@ -9,10 +9,11 @@ to run, whatever else the machine is doing. What it leaves out is the kernel
 
 Each side runs twice in processes of their own under callgrind, once with
 a warm-up only and once with the warm-up and N reports more; the difference
-of the two counts over N is what a report costs, start-up, imports and
-warm-up cancelling out (switching counting on from outside,
-``callgrind_control -i on``, takes effect a moment late, and a count of a
-short loop came out a third low once):
+of the two counts over N is what a report costs, start-up, imports,
+warm-up and the process's exit cancelling out. (Switching counting on after
+the warm-up, ``callgrind_control -i on``, still counts the exit, whose cost
+depends on what the process imported: a bare insert's count moved from
+528,000 to 862,000 per report when the service's modules were imported too.)
 
 - **store**: what a server worker does for ``POST /api/v1/reports`` after the
   request is read: parse and validate the body, then
